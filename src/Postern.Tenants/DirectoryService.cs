@@ -107,6 +107,16 @@ public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hash
         return updated;
     }
 
+    /// <summary>Sets the domain-wide storage limit (0: none); every account's mail counts against it.</summary>
+    public async Task<MailDomain> SetDomainQuotaAsync(string domain, long quotaMegabytes, CancellationToken cancellationToken = default)
+    {
+        var quota = QuotaBytes(quotaMegabytes);
+        var d = await RequireDomainAsync(domain, cancellationToken).ConfigureAwait(false);
+        var updated = d with { QuotaBytes = quota };
+        await Store.UpdateDomainAsync(updated, cancellationToken).ConfigureAwait(false);
+        return updated;
+    }
+
     public async Task<bool> RemoveDomainAsync(string name, CancellationToken cancellationToken = default)
     {
         var d = await RequireDomainAsync(name, cancellationToken).ConfigureAwait(false);

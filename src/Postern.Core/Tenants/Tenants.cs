@@ -68,8 +68,12 @@ public sealed record MailDomain(
     bool HostedMailAddOn,
     long? CatchAllAccountId,
     string SettingsJson,
-    DateTimeOffset Created)
+    DateTimeOffset Created,
+    long QuotaBytes = 0)
 {
+    /// <summary>0 means no domain-wide storage limit.</summary>
+    public bool HasQuota => QuotaBytes > 0;
+
     public bool IsHosted => Kind.HasFlag(DomainKind.Hosted);
 
     public bool IsRelay => Kind.HasFlag(DomainKind.Relay);

@@ -39,7 +39,8 @@ internal static class DirectorySchema
                 hosted_addon INTEGER NOT NULL,
                 catch_all_account_id INTEGER,
                 settings TEXT NOT NULL,
-                created INTEGER NOT NULL);
+                created INTEGER NOT NULL,
+                quota_bytes INTEGER NOT NULL DEFAULT 0);
             CREATE INDEX domains_customer ON domains(customer_id);
 
             CREATE TABLE domain_aliases (

@@ -9,7 +9,7 @@ namespace Postern.Storage.Sqlite.Tenants;
 /// <summary>The directory in <c>directory.db</c>.</summary>
 public sealed class SqliteDirectoryStore : IDirectoryStore, IDisposable
 {
-    private const string DomainColumns = "d.id, d.customer_id, d.name, d.kind, d.relay_hosts, d.subaddress_separators, d.plan_id, d.hosted_addon, d.catch_all_account_id, d.settings, d.created";
+    private const string DomainColumns = "d.id, d.customer_id, d.name, d.kind, d.relay_hosts, d.subaddress_separators, d.plan_id, d.hosted_addon, d.catch_all_account_id, d.settings, d.created, d.quota_bytes";
     private const string AccountColumns = "id, domain_id, local_part, display_name, password_hash, quota_bytes, disabled, forward_to, forward_keep_copy, settings, created";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -118,8 +118,8 @@ public sealed class SqliteDirectoryStore : IDirectoryStore, IDisposable
     {
         var n = c.Execute("""
             UPDATE domains SET customer_id = $c, kind = $k, relay_hosts = $r, subaddress_separators = $s, plan_id = $p, hosted_addon = $h,
-                catch_all_account_id = $ca, settings = $set WHERE id = $id
-            """, tx, ("$c", domain.CustomerId), ("$k", (int)domain.Kind), ("$r", JsonSerializer.Serialize(domain.RelayHosts, Json)), ("$s", domain.SubaddressSeparators),
+                catch_all_account_id = $ca, settings = $set, quota_bytes = $q WHERE id = $id
+            """, tx, ("$q", domain.QuotaBytes), ("$c", domain.CustomerId), ("$k", (int)domain.Kind), ("$r", JsonSerializer.Serialize(domain.RelayHosts, Json)), ("$s", domain.SubaddressSeparators),
             ("$p", domain.PlanId), ("$h", domain.HostedMailAddOn ? 1 : 0), ("$ca", domain.CatchAllAccountId), ("$set", domain.SettingsJson), ("$id", domain.Id));
         return n == 1 ? true : throw new KeyNotFoundException($"domain {domain.Id} does not exist");
     });
@@ -392,7 +392,7 @@ public sealed class SqliteDirectoryStore : IDirectoryStore, IDisposable
     private static MailDomain ReadDomain(SqliteDataReader r) => new(
         r.GetInt64(0), r.GetInt64(1), DomainName.Parse(r.GetString(2)), (DomainKind)r.GetInt32(3),
         JsonSerializer.Deserialize<RelayHost[]>(r.GetString(4), Json) ?? [], r.GetString(5), r.GetNullableInt64(6), r.GetInt32(7) != 0,
-        r.GetNullableInt64(8), r.GetString(9), Time(r, 10));
+        r.GetNullableInt64(8), r.GetString(9), Time(r, 10), r.GetInt64(11));
 
     private static Account ReadAccount(SqliteDataReader r) => new(
         r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt64(5), r.GetInt32(6) != 0,

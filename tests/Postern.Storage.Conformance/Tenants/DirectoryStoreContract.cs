@@ -62,6 +62,9 @@ public abstract class DirectoryStoreContract
         Assert.Equal(DomainKind.Both, found!.Kind);
         Assert.Equal(new RelayHost("mx.customer.test", 2525, 5), Assert.Single(found.RelayHosts));
         Assert.Equal([DomainName.Parse("example.net")], await store.ListDomainAliasesAsync(domain.Id, None));
+        await store.UpdateDomainAsync(found with { QuotaBytes = 5_000_000, SubaddressSeparators = "+-", SettingsJson = """{"x":true}""" }, None);
+        var updated = await store.GetDomainAsync(domain.Id, None);
+        Assert.Equal((5_000_000L, "+-", """{"x":true}"""), (updated!.QuotaBytes, updated.SubaddressSeparators, updated.SettingsJson));
     }
 
     [Fact]
