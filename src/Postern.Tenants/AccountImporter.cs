@@ -134,15 +134,17 @@ public sealed class AccountImporter(IDirectoryStore store, IPasswordHasher hashe
             }
 
             string hash;
-            if (LooksLikeHash(password))
+            if (LooksLikeHash(password.Trim()))
             {
-                if (!hasher.IsWellFormed(password, out var hashError))
+                // A stored hash: surrounding spaces are CSV padding, never part of the hash.
+                var trimmedHash = password.Trim();
+                if (!hasher.IsWellFormed(trimmedHash, out var hashError))
                 {
                     errors.Add(new ImportLineError(record.Line, "password", $"not a usable password hash: {hashError}"));
                     continue;
                 }
 
-                hash = password;
+                hash = trimmedHash;
             }
             else
             {
