@@ -1,0 +1,353 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
+using Postern.Core.Storage;
+using Postern.Core.Storage.Blobs;
+using Postern.Storage.Sqlite.Mailboxes;
+
+namespace Postern.Storage.Sqlite.Blobs;
+
+/// <summary>The durability steps of a blob write, reported in this order.</summary>
+public enum BlobWriteStep
+{
+    /// <summary>The spooled temporary file was flushed to disk (fsync).</summary>
+    FileFlushed = 1,
+
+    /// <summary>The file was renamed to its final name (or an identical blob was already there).</summary>
+    Renamed = 2,
+
+    /// <summary>The directory holding the final name was flushed (fsync), so the name is durable.</summary>
+    DirectoryFlushed = 3,
+
+    /// <summary>The blob's reference row was committed in mailbox.db.</summary>
+    MetadataCommitted = 4,
+}
+
+/// <summary>
+/// Blobs as files under <c>&lt;data&gt;/blobs/ab/cd/&lt;sha256 hex&gt;</c>, with their reference counts in the
+/// <c>blobs</c> table of mailbox.db (see <see cref="MailboxSchema"/>). A write spools to
+/// <c>blobs/.tmp/</c> while hashing, fsyncs the file, then, holding mailbox.db's write lock, renames it
+/// into place, fsyncs the directory and touches the reference row (count unchanged, "unreferenced since
+/// now"). The collector deletes files under the same lock, so a write and a collection never cross.
+/// </summary>
+public sealed class SqliteBlobStore : IBlobStore
+{
+    private const int BufferSize = 64 * 1024;
+    private readonly string _root;
+    private readonly string _spool;
+    private readonly TimeProvider _time;
+    private readonly DiskSpaceGuard? _guard;
+    private readonly Action<BlobWriteStep, string>? _observer;
+    private readonly List<Func<BlobId, bool>> _otherHolders = [];
+
+    public SqliteBlobStore(string dataFolder, SqliteDatabase mailboxDatabase, EmbeddedStoreOptions? options = null)
+    {
+        options ??= new EmbeddedStoreOptions();
+        Database = mailboxDatabase;
+        _root = Path.Combine(Path.GetFullPath(dataFolder), "blobs");
+        _spool = Path.Combine(_root, ".tmp");
+        _time = options.Time;
+        _observer = options.BlobWriteObserver;
+        _guard = options.DiskFloorBytes > 0 ? new DiskSpaceGuard(options.DiskSpaceProbe, _root, options.DiskFloorBytes) : null;
+        System.IO.Directory.CreateDirectory(_spool);
+    }
+
+    /// <summary>mailbox.db, where the reference counts are.</summary>
+    public SqliteDatabase Database { get; }
+
+    /// <summary>The folder holding the blob files.</summary>
+    public string RootPath => _root;
+
+    /// <summary>
+    /// Adds a holder outside mailbox.db (the queue) that the collector asks before deleting an unreferenced blob.
+    /// Call while wiring up, before collecting.
+    /// </summary>
+    public void AddExternalHolder(Func<BlobId, bool> referencesBlob) => _otherHolders.Add(referencesBlob);
+
+    public async Task<BlobInfo> WriteAsync(Stream content, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        _guard?.EnsureRoomFor();
+        var temp = Path.Combine(_spool, Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (id, length) = await SpoolAsync(content, temp, cancellationToken).ConfigureAwait(false);
+            _guard?.EnsureRoomFor();
+            var final = PathOf(id);
+            var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            await Database.WriteAsync((c, tx) =>
+            {
+                PlaceFile(temp, final);
+                c.Execute(
+                    """
+                    INSERT INTO blobs (hash, length, refcount, zero_since) VALUES ($hash, $length, 0, $now)
+                    ON CONFLICT (hash) DO UPDATE SET zero_since = CASE WHEN refcount = 0 THEN $now ELSE zero_since END
+                    """,
+                    tx,
+                    ("$hash", id.Hex),
+                    ("$length", length),
+                    ("$now", now));
+                return 0;
+            }, cancellationToken).ConfigureAwait(false);
+            _observer?.Invoke(BlobWriteStep.MetadataCommitted, final);
+            return new BlobInfo(id, length);
+        }
+        finally
+        {
+            if (File.Exists(temp))
+            {
+                File.Delete(temp);
+            }
+        }
+    }
+
+    public Task<Stream?> OpenReadAsync(BlobId id, CancellationToken cancellationToken) =>
+        OpenReadAsync(id, 0, null, cancellationToken);
+
+    public Task<Stream?> OpenReadAsync(BlobId id, long offset, long? length, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(PathOf(id), new FileStreamOptions
+            {
+                Mode = FileMode.Open,
+                Access = FileAccess.Read,
+                Share = FileShare.Read | FileShare.Delete,
+                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+                BufferSize = BufferSize,
+            });
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Task.FromResult<Stream?>(null);
+        }
+
+        if (offset == 0 && length is null)
+        {
+            return Task.FromResult<Stream?>(stream);
+        }
+
+        var start = Math.Min(offset, stream.Length);
+        var available = stream.Length - start;
+        stream.Position = start;
+        return Task.FromResult<Stream?>(new RangeReadStream(stream, Math.Min(available, length ?? available)));
+    }
+
+    public Task<long?> GetLengthAsync(BlobId id, CancellationToken cancellationToken)
+    {
+        var info = new FileInfo(PathOf(id));
+        return Task.FromResult<long?>(info.Exists ? info.Length : null);
+    }
+
+    public Task<bool> ExistsAsync(BlobId id, CancellationToken cancellationToken) => Task.FromResult(Exists(id));
+
+    public Task<bool> DeleteAsync(BlobId id, CancellationToken cancellationToken) =>
+        Database.WriteAsync((c, tx) =>
+        {
+            c.Execute("DELETE FROM blobs WHERE hash = $hash AND refcount = 0", tx, ("$hash", id.Hex));
+            var path = PathOf(id);
+            if (!File.Exists(path))
+            {
+                return false;
+            }
+
+            File.Delete(path);
+            return true;
+        }, cancellationToken);
+
+    public async Task<BlobCollectionResult> CollectGarbageAsync(DateTimeOffset now, TimeSpan gracePeriod, CancellationToken cancellationToken)
+    {
+        var cutoff = (now - gracePeriod).ToUnixTimeMilliseconds();
+        var deleted = 0;
+        long freed = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var (count, bytes, more) = await Database.WriteAsync((c, tx) =>
+            {
+                var candidates = c.Query(
+                    "SELECT blob_id, hash, length FROM blobs WHERE refcount = 0 AND zero_since <= $cutoff ORDER BY zero_since LIMIT 500",
+                    r => (Row: r.GetInt64(0), Id: BlobId.Parse(r.GetString(1)), Length: r.GetInt64(2)),
+                    tx,
+                    ("$cutoff", cutoff));
+                int n = 0;
+                long b = 0;
+                foreach (var candidate in candidates)
+                {
+                    if (_otherHolders.Exists(holder => holder(candidate.Id)))
+                    {
+                        // Held by the queue: look again one grace period from now.
+                        c.Execute("UPDATE blobs SET zero_since = $now WHERE blob_id = $id", tx, ("$now", now.ToUnixTimeMilliseconds()), ("$id", candidate.Row));
+                        continue;
+                    }
+
+                    var path = PathOf(candidate.Id);
+                    if (File.Exists(path))
+                    {
+                        File.Delete(path);
+                        n++;
+                        b += candidate.Length;
+                    }
+
+                    c.Execute("DELETE FROM blobs WHERE blob_id = $id", tx, ("$id", candidate.Row));
+                }
+
+                return (n, b, candidates.Count == 500);
+            }, cancellationToken).ConfigureAwait(false);
+            deleted += count;
+            freed += bytes;
+            if (!more)
+            {
+                break;
+            }
+        }
+
+        SweepSpool(now - gracePeriod);
+        return new BlobCollectionResult(deleted, freed);
+    }
+
+    /// <summary>
+    /// Deletes blob files that have no row in mailbox.db and were last written before <paramref name="now"/> minus
+    /// <paramref name="gracePeriod"/>: what a crash between the rename and the commit of a write leaves behind.
+    /// Walks every file, so run it rarely (at start-up, or daily); <see cref="CollectGarbageAsync"/> is the usual path.
+    /// </summary>
+    /// <returns>How many files were deleted.</returns>
+    public async Task<int> SweepOrphanFilesAsync(DateTimeOffset now, TimeSpan gracePeriod, CancellationToken cancellationToken)
+    {
+        var cutoff = (now - gracePeriod).UtcDateTime;
+        var deleted = 0;
+        foreach (var first in System.IO.Directory.EnumerateDirectories(_root))
+        {
+            if (string.Equals(first, _spool, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            foreach (var file in System.IO.Directory.EnumerateFiles(first, "*", SearchOption.AllDirectories))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!BlobId.TryParse(Path.GetFileName(file), out var id) || File.GetLastWriteTimeUtc(file) >= cutoff)
+                {
+                    continue;
+                }
+
+                var removed = await Database.WriteAsync((c, tx) =>
+                {
+                    if (c.Scalar<long?>("SELECT 1 FROM blobs WHERE hash = $hash", tx, ("$hash", id.Hex)) is not null || !File.Exists(file))
+                    {
+                        return false;
+                    }
+
+                    File.Delete(file);
+                    return true;
+                }, cancellationToken).ConfigureAwait(false);
+                deleted += removed ? 1 : 0;
+            }
+        }
+
+        return deleted;
+    }
+
+    /// <summary>True when the blob's file is present (used inside mailbox.db transactions).</summary>
+    internal bool Exists(BlobId id) => File.Exists(PathOf(id));
+
+    /// <summary>Registers a blob row for a file already present (a message refers to a blob with no row), inside the caller's transaction.</summary>
+    internal long EnsureRow(SqliteConnection connection, SqliteTransaction tx, BlobId id, long length)
+    {
+        var row = connection.Scalar<long?>("SELECT blob_id FROM blobs WHERE hash = $hash", tx, ("$hash", id.Hex));
+        if (row is { } existing)
+        {
+            return existing;
+        }
+
+        if (!Exists(id))
+        {
+            throw new BlobMissingException(id.Hex);
+        }
+
+        return connection.Scalar<long>(
+            "INSERT INTO blobs (hash, length, refcount, zero_since) VALUES ($hash, $length, 0, $now) RETURNING blob_id",
+            tx,
+            ("$hash", id.Hex),
+            ("$length", new FileInfo(PathOf(id)).Length),
+            ("$now", _time.GetUtcNow().ToUnixTimeMilliseconds()));
+    }
+
+    private string PathOf(BlobId id) => Path.Combine(_root, id.Hex[..2], id.Hex[2..4], id.Hex);
+
+    private async Task<(BlobId Id, long Length)> SpoolAsync(Stream content, string temp, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
+            long length = 0;
+            int read;
+            while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                await RandomAccess.WriteAsync(handle, buffer.AsMemory(0, read), length, cancellationToken).ConfigureAwait(false);
+                length += read;
+            }
+
+            RandomAccess.FlushToDisk(handle);
+            _observer?.Invoke(BlobWriteStep.FileFlushed, temp);
+            return (BlobId.FromHash(hash.GetHashAndReset()), length);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Moves the spooled file to its final name and makes the name durable (runs under mailbox.db's write lock).</summary>
+    private void PlaceFile(string temp, string final)
+    {
+        var directory = Path.GetDirectoryName(final)!;
+        EnsureDirectory(directory);
+        if (File.Exists(final))
+        {
+            _observer?.Invoke(BlobWriteStep.Renamed, final); // identical content is already durable
+        }
+        else
+        {
+            File.Move(temp, final, overwrite: false);
+            _observer?.Invoke(BlobWriteStep.Renamed, final);
+        }
+
+        DirectorySync.Flush(directory);
+        _observer?.Invoke(BlobWriteStep.DirectoryFlushed, directory);
+    }
+
+    /// <summary>Creates the fan-out folders, flushing each parent whose entries changed.</summary>
+    private void EnsureDirectory(string directory)
+    {
+        if (System.IO.Directory.Exists(directory))
+        {
+            return;
+        }
+
+        var parent = Path.GetDirectoryName(directory)!;
+        if (!string.Equals(parent, _root, StringComparison.Ordinal))
+        {
+            EnsureDirectory(parent);
+        }
+
+        System.IO.Directory.CreateDirectory(directory);
+        DirectorySync.Flush(parent);
+    }
+
+    private void SweepSpool(DateTimeOffset olderThan)
+    {
+        foreach (var file in new DirectoryInfo(_spool).EnumerateFiles())
+        {
+            if (file.LastWriteTimeUtc < olderThan.UtcDateTime)
+            {
+                file.Delete();
+            }
+        }
+    }
+}
