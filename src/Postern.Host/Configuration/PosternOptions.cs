@@ -1,0 +1,115 @@
+namespace Postern.Host.Configuration;
+
+/// <summary>The whole configuration file (appsettings-style JSON, <c>POSTERN__SECTION__KEY</c>, command-line overrides).</summary>
+public sealed class PosternOptions
+{
+    public ServerOptions Server { get; set; } = new();
+
+    /// <summary>Listeners by name (smtp, submission, submissions, lmtp, imap, imaps, pop3, pop3s, managesieve, https).</summary>
+    public Dictionary<string, ListenerConfig> Listeners { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public TlsOptions Tls { get; set; } = new();
+
+    public LogOptions Log { get; set; } = new();
+
+    public StorageOptions Storage { get; set; } = new();
+
+    public AdminOptions Admin { get; set; } = new();
+}
+
+public sealed class ServerOptions
+{
+    /// <summary>The server's FQDN: banners, EHLO, Received, Message-IDs, DSNs, the self-signed certificate's SAN.</summary>
+    public string? Hostname { get; set; }
+
+    /// <summary>Where everything lives (SQLite files, blobs, TLS material). Created 0700.</summary>
+    public string DataFolder { get; set; } = "./data";
+
+    /// <summary><c>quickstart</c> (unprivileged ports) or <c>standard</c> (25, 465, 587, 143, 993, 110, 995, 4190, 443).</summary>
+    public string Ports { get; set; } = "quickstart";
+
+    /// <summary>Address the listeners bind by default: <c>::</c> is dual-stack (IPv4 too).</summary>
+    public string BindAddress { get; set; } = "::";
+
+    /// <summary>How long sessions in progress may take to finish after SIGTERM before they are told to go.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>IANA time zone for human-facing dates (digests, reports). Stored times are always UTC.</summary>
+    public string TimeZone { get; set; } = "UTC";
+
+    /// <summary>Where mail for the bare &lt;postmaster&gt; goes.</summary>
+    public string? Postmaster { get; set; }
+
+    /// <summary>Running as root is refused unless this is true (bind low ports with CAP_NET_BIND_SERVICE instead).</summary>
+    public bool AllowRoot { get; set; }
+}
+
+public sealed class ListenerConfig
+{
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Port; 0 picks a free one (tests).</summary>
+    public int? Port { get; set; }
+
+    /// <summary>Address to bind; default <see cref="ServerOptions.BindAddress"/>.</summary>
+    public string? Address { get; set; }
+
+    /// <summary>Networks (CIDR) whose connections start with a PROXY protocol header (HAProxy).</summary>
+    public List<string> ProxyProtocolFrom { get; set; } = [];
+
+    public int MaxConnections { get; set; } = 1000;
+
+    public int MaxConnectionsPerIp { get; set; } = 20;
+}
+
+public sealed class TlsOptions
+{
+    /// <summary>PEM certificate chain for every name not matched below; empty means the self-signed one.</summary>
+    public string? Certificate { get; set; }
+
+    public string? Key { get; set; }
+
+    /// <summary>Certificates chosen by SNI.</summary>
+    public List<SniCertificate> Certificates { get; set; } = [];
+
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+public sealed class SniCertificate
+{
+    public List<string> Names { get; set; } = [];
+
+    public string Certificate { get; set; } = string.Empty;
+
+    public string Key { get; set; } = string.Empty;
+}
+
+public sealed class LogOptions
+{
+    /// <summary><c>text</c> (human-readable) or <c>json</c> (one JSON object per line).</summary>
+    public string Format { get; set; } = "text";
+
+    /// <summary>Trace, Debug, Information, Warning, Error, Critical.</summary>
+    public string Level { get; set; } = "Information";
+}
+
+public sealed class StorageOptions
+{
+    /// <summary><c>sqlite</c>: the embedded default. (PostgreSQL comes with scale-out.)</summary>
+    public string Backend { get; set; } = "sqlite";
+
+    /// <summary>Below this much free space (MB) new mail is refused with a temporary error.</summary>
+    public long MinimumFreeSpaceMegabytes { get; set; } = 256;
+
+    /// <summary>Days the message log is kept.</summary>
+    public int MessageLogRetentionDays { get; set; } = 30;
+}
+
+public sealed class AdminOptions
+{
+    /// <summary>The first global admin's login, created on first start.</summary>
+    public string InitialLogin { get; set; } = "admin";
+
+    /// <summary>The first admin's password; if unset a one-time password is generated and printed once.</summary>
+    public string? InitialPassword { get; set; }
+}

@@ -1,0 +1,4 @@
+using System.CommandLine;
+using Postern.Host;
+
+return await PosternCommandLine.Build().Parse(args).InvokeAsync(new InvocationConfiguration()).ConfigureAwait(false);

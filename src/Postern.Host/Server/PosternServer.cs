@@ -1,0 +1,280 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Security.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Postern.Host.Configuration;
+using Postern.Host.Embedded;
+using Postern.Host.Metrics;
+using Postern.Passwords;
+using Postern.Tenants;
+
+namespace Postern.Host.Server;
+
+/// <summary>
+/// The running server: opens the data folder, creates what a first start needs, starts the listeners
+/// this build implements, prints the banner, and stops gracefully on SIGTERM/SIGINT (a second signal
+/// exits at once); SIGHUP reloads the configuration and the certificates.
+/// </summary>
+public sealed partial class PosternServer : IAsyncDisposable
+{
+    private readonly LoadedConfiguration _config;
+    private readonly TextWriter _console;
+    private readonly ConfigurationSources _sources;
+    private readonly TaskCompletionSource _stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<IDisposable> _signals = [];
+    private int _signalCount;
+    private ILoggerFactory? _loggerFactory;
+    private WebApplication? _web;
+    private EmbeddedBackend? _storage;
+    private PrometheusMetrics? _metrics;
+    private ServerCertificates? _certificates;
+
+    public PosternServer(LoadedConfiguration config, TextWriter console, ConfigurationSources sources)
+    {
+        _config = config;
+        _console = console;
+        _sources = sources;
+        Current = config;
+    }
+
+    /// <summary>The configuration in force; SIGHUP replaces it (sessions keep the snapshot they started with).</summary>
+    public LoadedConfiguration Current { get; private set; }
+
+    /// <summary>Exit code used when a second stop signal ends the process at once.</summary>
+    public const int ImmediateExitCode = 130;
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        _loggerFactory = CreateLoggerFactory(_config.Options.Log);
+        var logger = _loggerFactory.CreateLogger("Postern.Server");
+
+        var folder = DataFolder.Prepare(_config.DataFolder);
+        _storage = EmbeddedBackend.Open(folder);
+        var directory = new DirectoryService(_storage.Directory, new PasswordHasherAdapter(PasswordHasher.Default));
+        var admin = await FirstStart.EnsureAdminAsync(directory, _config.Options.Admin.InitialLogin, _config.Options.Admin.InitialPassword, cancellationToken).ConfigureAwait(false);
+        _certificates = ServerCertificates.Create(_config, folder, _loggerFactory.CreateLogger("Postern.Tls"));
+        _metrics = new PrometheusMetrics();
+
+        var listeners = new List<(ResolvedListener Listener, string Status)>();
+        var https = _config.Listeners.Single(l => l.Known.Name == "https");
+        if (https.Enabled)
+        {
+            _web = await StartWebAsync(https, cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var l in _config.Listeners)
+        {
+            var status = !l.Enabled ? "switched off"
+                : !l.Implemented ? "not available in this build yet"
+                : l.Known.Name == "https" ? "ready" : "ready";
+            listeners.Add((l, status));
+        }
+
+        RegisterSignals(logger);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        PrintBanner(folder, admin, listeners, elapsed);
+        LogStarted(logger, _config.Hostname, folder.Root, (long)elapsed.TotalMilliseconds);
+
+        using (cancellationToken.Register(() => _stopRequested.TrySetResult()))
+        {
+            await _stopRequested.Task.ConfigureAwait(false);
+        }
+
+        LogStopping(logger, _config.Options.Server.ShutdownTimeout.TotalSeconds);
+        if (_web is not null)
+        {
+            using var bound = new CancellationTokenSource(_config.Options.Server.ShutdownTimeout);
+            await _web.StopAsync(bound.Token).ConfigureAwait(false);
+        }
+
+        LogStopped(logger);
+        return 0;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var s in _signals)
+        {
+            s.Dispose();
+        }
+
+        if (_web is not null)
+        {
+            await _web.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _metrics?.Dispose();
+        _certificates?.Dispose();
+        _storage?.Dispose();
+        _loggerFactory?.Dispose();
+    }
+
+    /// <summary>Asks the server to stop gracefully (as SIGTERM does).</summary>
+    public void RequestStop() => _stopRequested.TrySetResult();
+
+    private void RegisterSignals(ILogger logger)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            if (Interlocked.Increment(ref _signalCount) > 1)
+            {
+                LogImmediateExit(logger);
+                _loggerFactory?.Dispose();
+                Environment.Exit(ImmediateExitCode);
+            }
+
+            _stopRequested.TrySetResult();
+        }
+
+        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop));
+        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop));
+        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            Reload(logger);
+        }));
+    }
+
+    private void Reload(ILogger logger)
+    {
+        try
+        {
+            var fresh = ConfigurationLoader.Load(_sources);
+            Current = fresh;
+            _certificates?.Reload();
+            LogReloaded(logger);
+        }
+        catch (ConfigurationException e)
+        {
+            LogReloadFailed(logger, e.Message);
+        }
+    }
+
+    private async Task<WebApplication> StartWebAsync(ResolvedListener https, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = _config.DataFolder });
+        builder.Services.AddSingleton(_loggerFactory!);
+        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = 1024 * 1024;
+            k.Listen(https.Address, https.Port, lo => lo.UseHttps(o =>
+            {
+                o.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+                o.HandshakeTimeout = _config.Options.Tls.HandshakeTimeout;
+                o.ServerCertificateSelector = (_, name) => _certificates!.Selector.SelectCertificate(name);
+            }));
+        });
+        builder.Services.AddRoutingCore();
+        var app = builder.Build();
+        var metrics = _metrics!;
+        app.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
+        app.MapGet("/metrics", () => Results.Text(metrics.Render(), PrometheusMetrics.ContentType));
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        return app;
+    }
+
+    private void PrintBanner(DataFolder folder, FirstStart.CreatedAdmin? admin, List<(ResolvedListener Listener, string Status)> listeners, TimeSpan elapsed)
+    {
+        var o = _console;
+        o.WriteLine($"Postern {Cli.StatusCommand.Version} on {_config.Hostname}{(_config.HostnameGuessed ? " (guessed: set Server:Hostname)" : string.Empty)}");
+        o.WriteLine($"data folder: {folder.Root}{(folder.Created ? " (created)" : string.Empty)}");
+        o.WriteLine($"tls: {_certificates!.Description}");
+        foreach (var (l, status) in listeners)
+        {
+            var endpoint = l.Known.Name == "https" && _web is not null && status == "ready" ? BoundEndpoint(_web) : FormatEndpoint(l.Address, l.Port);
+            o.WriteLine($"listener {l.Known.Name,-12} {endpoint,-24} {status}");
+        }
+
+        if (admin is not null)
+        {
+            o.WriteLine(admin.OneTimePassword is null
+                ? $"first admin: '{admin.Login}' created with the configured password"
+                : $"first admin: '{admin.Login}', one-time password: {admin.OneTimePassword} (shown once; change it at first sign-in)");
+        }
+
+        o.WriteLine($"ready in {elapsed.TotalMilliseconds.ToString("F0", CultureInfo.InvariantCulture)} ms");
+        o.Flush();
+    }
+
+    private static string BoundEndpoint(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        var first = addresses?.FirstOrDefault();
+        if (first is null)
+        {
+            return "?";
+        }
+
+        var uri = new Uri(first.Replace("[::]", "[::1]", StringComparison.Ordinal));
+        return first.Contains("[::]", StringComparison.Ordinal) ? $"[::]:{uri.Port.ToString(CultureInfo.InvariantCulture)}" : $"{uri.Host}:{uri.Port.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    private static string FormatEndpoint(IPAddress address, int port) =>
+        address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]:{port.ToString(CultureInfo.InvariantCulture)}" : $"{address}:{port.ToString(CultureInfo.InvariantCulture)}";
+
+    internal static ILoggerFactory CreateLoggerFactory(LogOptions options)
+    {
+        var level = Enum.Parse<LogLevel>(options.Level, ignoreCase: true);
+        return LoggerFactory.Create(b =>
+        {
+            b.SetMinimumLevel(level);
+            b.AddFilter("Microsoft", LogLevel.Warning);
+            if (options.Format.Equals("json", StringComparison.OrdinalIgnoreCase))
+            {
+                b.AddJsonConsole(o =>
+                {
+                    o.IncludeScopes = true;
+                    o.UseUtcTimestamp = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                    o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
+                });
+            }
+            else
+            {
+                b.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.IncludeScopes = true;
+                    o.UseUtcTimestamp = true;
+                    o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
+                });
+            }
+        });
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Postern started on {Hostname} with data folder {DataFolder} in {ElapsedMs} ms")]
+    private static partial void LogStarted(ILogger logger, string hostname, string dataFolder, long elapsedMs);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Stopping: no new connections; sessions in progress have {Seconds} s to finish")]
+    private static partial void LogStopping(ILogger logger, double seconds);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Stopped")]
+    private static partial void LogStopped(ILogger logger);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Second stop signal: exiting at once")]
+    private static partial void LogImmediateExit(ILogger logger);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Configuration and certificates reloaded")]
+    private static partial void LogReloaded(ILogger logger);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "Reload refused, keeping the running configuration: {Problem}")]
+    private static partial void LogReloadFailed(ILogger logger, string problem);
+}
