@@ -36,6 +36,8 @@ public sealed partial class PosternServer : IAsyncDisposable
     private EmbeddedBackend? _storage;
     private PrometheusMetrics? _metrics;
     private ServerCertificates? _certificates;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _maintenanceLoop;
 
     public PosternServer(LoadedConfiguration config, TextWriter console, ConfigurationSources sources)
     {
@@ -59,6 +61,7 @@ public sealed partial class PosternServer : IAsyncDisposable
 
         var folder = DataFolder.Prepare(_config.DataFolder);
         _storage = EmbeddedBackend.Open(folder);
+        _maintenanceLoop = RunMaintenanceAsync(_loggerFactory.CreateLogger("Postern.Maintenance"), _stopping.Token);
         var directory = new DirectoryService(_storage.Directory, new PasswordHasherAdapter(PasswordHasher.Default));
         var admin = await FirstStart.EnsureAdminAsync(directory, _config.Options.Admin.InitialLogin, _config.Options.Admin.InitialPassword, cancellationToken).ConfigureAwait(false);
         _certificates = ServerCertificates.Create(_config, folder, _loggerFactory.CreateLogger("Postern.Tls"));
@@ -96,8 +99,50 @@ public sealed partial class PosternServer : IAsyncDisposable
             await _web.StopAsync(bound.Token).ConfigureAwait(false);
         }
 
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_maintenanceLoop is not null)
+        {
+            await _maintenanceLoop.ConfigureAwait(false);
+        }
+
         LogStopped(logger);
         return 0;
+    }
+
+    /// <summary>Housekeeping: blob files orphaned by a crash at start, then every hour autoexpunge, blob collection, log retention.</summary>
+    private async Task RunMaintenanceAsync(ILogger logger, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var mail = _storage!.Mail;
+        var maintenance = new Mailboxes.MailboxMaintenance(mail.Mailboxes, mail.Blobs, mail.MessageLog, mail.KeyValue,
+            new Mailboxes.MaintenanceOptions { MessageLogRetentionDays = _config.Options.Storage.MessageLogRetentionDays });
+        try
+        {
+            if (mail.Blobs is Storage.Sqlite.Blobs.SqliteBlobStore sqliteBlobs)
+            {
+                var swept = await sqliteBlobs.SweepOrphanFilesAsync(DateTimeOffset.UtcNow, TimeSpan.FromHours(1), cancellationToken).ConfigureAwait(false);
+                LogOrphansSwept(logger, swept);
+            }
+
+            using var timer = new PeriodicTimer(TimeSpan.FromHours(1));
+            do
+            {
+                try
+                {
+                    var report = await maintenance.RunOnceAsync(cancellationToken).ConfigureAwait(false);
+                    LogMaintenance(logger, report.MessagesExpunged, report.BlobsDeleted, report.BlobBytesFreed, report.LogRecordsDeleted);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogMaintenanceFailed(logger, e);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -112,6 +157,8 @@ public sealed partial class PosternServer : IAsyncDisposable
             await _web.DisposeAsync().ConfigureAwait(false);
         }
 
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _stopping.Dispose();
         _metrics?.Dispose();
         _certificates?.Dispose();
         _storage?.Dispose();
@@ -274,6 +321,15 @@ public sealed partial class PosternServer : IAsyncDisposable
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Configuration and certificates reloaded")]
     private static partial void LogReloaded(ILogger logger);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Maintenance: {Expunged} messages expunged, {Blobs} blobs ({Bytes} bytes) deleted, {LogRecords} log records past retention deleted")]
+    private static partial void LogMaintenance(ILogger logger, int expunged, int blobs, long bytes, long logRecords);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Error, Message = "Maintenance pass failed")]
+    private static partial void LogMaintenanceFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "Blob files left by an interrupted write removed: {Count}")]
+    private static partial void LogOrphansSwept(ILogger logger, int count);
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "Reload refused, keeping the running configuration: {Problem}")]
     private static partial void LogReloadFailed(ILogger logger, string problem);
