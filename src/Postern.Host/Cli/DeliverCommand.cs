@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Postern.Core.Storage;
+using Postern.Core.Storage.MessageLog;
 using Postern.Core.Storage.Queue;
 using Postern.Mailboxes;
 using Postern.Primitives;
@@ -124,6 +125,20 @@ public static class DeliverCommand
                     o.WriteLine($"{remote.Count} remote recipient(s) queued as {queueId}");
                 }
             });
+
+            // The message log is written after the acknowledgement (the report above), in a batch.
+            await using (var log = new MessageLogWriter(mail.MessageLog))
+            {
+                var now = DateTimeOffset.UtcNow;
+                foreach (var r in results)
+                {
+                    log.Enqueue(new MessageLogRecord(now, queueId, null, null, null, sender, r.Recipient, blob.Length, "unchecked",
+                        r.Status == LocalDeliveryStatus.Delivered ? "delivered" : "refused", DeliveryOutcome: r.Detail));
+                }
+
+                await log.FlushAsync(token).ConfigureAwait(false);
+            }
+
             return exit;
         }, ct));
         return command;

@@ -5,7 +5,8 @@ namespace Postern.Host.Tests.Durability;
 /// <summary>
 /// The order of durable steps, observed with strace on the real binary: the blob file is fsynced, renamed
 /// into place, its directory fsynced, then the mailbox metadata commit is synced, and only then is success
-/// reported (here: the line on standard output, which .NET writes through a duplicate of fd 1; in SMTP: the 250 reply).
+/// reported (here: the line on standard output, which .NET writes through a duplicate of fd 1; in SMTP: the
+/// 250 reply). The message log is written only after that.
 /// </summary>
 [Trait("Category", "EndToEnd")]
 public sealed partial class DurabilityOrderTests : IDisposable
@@ -59,7 +60,9 @@ public sealed partial class DurabilityOrderTests : IDisposable
             var dirSync = Find(BlobDirectoryFsync(), rename, "fsync of the blob's directory");
             var walSync = Find(MailboxWalSync(), dirSync, "sync of mailbox.db's write-ahead log");
             var ack = Find(AcknowledgementWrite(), walSync, "acknowledgement on standard output");
-            Assert.True(blobSync < rename && rename < dirSync && dirSync < walSync && walSync < ack);
+            var logSync = Find(MessageLogWalSync(), ack, "message-log write after the acknowledgement");
+            Assert.True(blobSync < rename && rename < dirSync && dirSync < walSync && walSync < ack && ack < logSync);
+            Assert.DoesNotContain(lines.Take(ack), l => MessageLogWalSync().IsMatch(l));
         }
         finally
         {
@@ -78,6 +81,9 @@ public sealed partial class DurabilityOrderTests : IDisposable
 
     [GeneratedRegex(@"\bf(data)?sync\(\d+</[^>]*/mailbox\.db-wal>\)")]
     private static partial Regex MailboxWalSync();
+
+    [GeneratedRegex(@"\bf(data)?sync\(\d+</[^>]*/log\.db-wal>\)")]
+    private static partial Regex MessageLogWalSync();
 
     [GeneratedRegex(@"\bwrite\(\d+<[^>]*>, ""alice@example\.com: Delivered")]
     private static partial Regex AcknowledgementWrite();
