@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Postern.Host;
 
-return await PosternCommandLine.Build().Parse(args).InvokeAsync(new InvocationConfiguration()).ConfigureAwait(false);
+return await PosternCommandLine.InvokeAsync(args).ConfigureAwait(false);

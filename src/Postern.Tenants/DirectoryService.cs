@@ -1,6 +1,6 @@
 using System.Globalization;
-using Postern.Core.Tenants;
 using Postern.Core.Storage;
+using Postern.Core.Tenants;
 using Postern.Primitives;
 
 namespace Postern.Tenants;

@@ -235,6 +235,8 @@ internal static class AccountCommands
             {
                 var model = new
                 {
+                    error = refused ? summary : null,
+                    field = refused ? "csv" : null,
                     imported = result.Imported,
                     valid = result.Valid,
                     dryRun = result.DryRun,

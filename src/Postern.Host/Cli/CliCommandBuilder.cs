@@ -33,7 +33,7 @@ internal static class CliCommandBuilder
     /// <summary>A string option limited to the named choices (checked by the command, so a wrong value exits 2 naming the option).</summary>
     public static Option<string?> Choice(string name, string description, params string[] choices) => new(name)
     {
-        Description = $"{description} ({string.Join("|", choices)})",
+        Description = description,
         CompletionSources = { choices },
     };
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
-using Postern.Core.Tenants;
 using Postern.Core.Storage;
+using Postern.Core.Tenants;
 using Postern.Primitives;
 
 namespace Postern.Storage.Sqlite.Tenants;

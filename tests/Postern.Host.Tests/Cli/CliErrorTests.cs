@@ -116,6 +116,17 @@ public sealed class CliErrorTests : IDisposable
     }
 
     [Fact]
+    public async Task Help_describes_a_command_and_changes_nothing()
+    {
+        var help = await _cli.RunAsync("domain", "add", "--help");
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains("--customer", help.Out, StringComparison.Ordinal);
+        Assert.Contains("--relay-host", help.Out, StringComparison.Ordinal);
+        Assert.Contains("--kind", help.Out, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_cli.DataFolder));
+    }
+
+    [Fact]
     public async Task A_list_cannot_contain_itself_through_another_list()
     {
         await SetUpAsync();

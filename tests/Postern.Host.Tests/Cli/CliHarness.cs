@@ -37,9 +37,9 @@ public sealed class CliHarness : IDisposable
         using var error = new StringWriter(CultureInfo.InvariantCulture);
         using var input = new StringReader(stdin ?? string.Empty);
         using var redirect = CliPasswords.RedirectInput(input);
-        var code = await PosternCommandLine.Build()
-            .Parse([.. args, "--data", DataFolder, "--set", "Server:Hostname=" + Hostname])
-            .InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        var code = await PosternCommandLine.InvokeAsync(
+            [.. args, "--data", DataFolder, "--set", "Server:Hostname=" + Hostname],
+            new InvocationConfiguration { Output = output, Error = error });
         return new CliResult(code, output.ToString(), error.ToString());
     }
 

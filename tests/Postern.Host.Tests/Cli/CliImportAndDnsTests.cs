@@ -8,8 +8,8 @@ public sealed class CliImportAndDnsTests : IDisposable
         "email,password,name,quota\n" +
         "carol@acme.example,Carol-Secret-1,Carol,100\n" +
         "dave@acme.example,Dave-Secret-1,Dave\n" +
-        "erin@acme.example,\"Erin-Secret-1,Erin,0\n" +
-        "frank@acme.example,Frank-Secret-1,\"Frank F\",0\n";
+        "frank@acme.example,Frank-Secret-1,\"Frank F\",0\n" +
+        "erin@acme.example,\"Erin-Secret-1,Erin,0\n";
 
     private readonly CliHarness _cli = new();
 
@@ -25,8 +25,18 @@ public sealed class CliImportAndDnsTests : IDisposable
         Assert.True(result.ExitCode == 4, result.ToString());
         var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("line 3: csv: expected 4 columns (email, password, name, quota), found 3", lines[0]);
-        Assert.StartsWith("line 4: csv: ", lines[1], StringComparison.Ordinal);
+        Assert.Equal("line 5: csv: a quoted field is not closed", lines[1]);
         Assert.Contains("nothing was imported", lines[^1], StringComparison.Ordinal);
+        Assert.Equal(before, await _cli.CountsAsync());
+
+        var json = await _cli.RunAsync("account", "import", await WriteCsvAsync(BadCsv), "--json");
+        Assert.Equal(4, json.ExitCode);
+        Assert.Equal(string.Empty, json.Out);
+        var report = json.ErrorJson();
+        Assert.Equal("csv", report.GetProperty("field").GetString());
+        Assert.Equal(4, report.GetProperty("exitCode").GetInt32());
+        Assert.Equal(0, report.GetProperty("imported").GetInt32());
+        Assert.Equal([3, 5], report.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("line").GetInt32()));
         Assert.Equal(before, await _cli.CountsAsync());
     }
 
@@ -55,7 +65,7 @@ public sealed class CliImportAndDnsTests : IDisposable
         Assert.True(result.ExitCode == 0, result.ToString());
         var report = result.Json();
         Assert.Equal(2, report.GetProperty("imported").GetInt32());
-        Assert.Equal([3, 4], report.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("line").GetInt32()));
+        Assert.Equal([3, 5], report.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("line").GetInt32()));
         Assert.All(report.GetProperty("errors").EnumerateArray(), e => Assert.Equal("csv", e.GetProperty("field").GetString()));
         var accounts = (await _cli.OkAsync("account", "list", "acme.example", "--json")).Json().EnumerateArray()
             .Select(a => a.GetProperty("address").GetString()).Order(StringComparer.Ordinal);

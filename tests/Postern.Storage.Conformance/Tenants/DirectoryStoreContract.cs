@@ -1,5 +1,5 @@
-using Postern.Core.Tenants;
 using Postern.Core.Storage;
+using Postern.Core.Tenants;
 using Postern.Primitives;
 
 namespace Postern.Storage.Conformance.Tenants;

@@ -1,6 +1,6 @@
 using Microsoft.Data.Sqlite;
-using Postern.Core.Tenants;
 using Postern.Core.Storage;
+using Postern.Core.Tenants;
 using Postern.Primitives;
 using Postern.Storage.Conformance.Tenants;
 using Postern.Storage.Sqlite.Tenants;
