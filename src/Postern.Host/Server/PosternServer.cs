@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
 using System.Runtime.InteropServices;
 using System.Security.Authentication;
 using Microsoft.AspNetCore.Builder;
@@ -8,6 +9,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Postern.Host.Configuration;
@@ -222,11 +224,15 @@ public sealed partial class PosternServer : IAsyncDisposable
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = 1024 * 1024;
-            k.Listen(https.Address, https.Port, lo => lo.UseHttps(o =>
+            k.Listen(https.Address, https.Port, lo => lo.UseHttps(new TlsHandshakeCallbackOptions
             {
-                o.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
-                o.HandshakeTimeout = _config.Options.Tls.HandshakeTimeout;
-                o.ServerCertificateSelector = (_, name) => _certificates!.Selector.SelectCertificate(name);
+                // The certificate by SNI, with its intermediate chain, from the (reloadable) certificate store.
+                OnConnection = context => ValueTask.FromResult(new SslServerAuthenticationOptions
+                {
+                    ServerCertificateContext = _certificates!.Selector.SelectContext(context.ClientHelloInfo.ServerName),
+                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                }),
+                HandshakeTimeout = _config.Options.Tls.HandshakeTimeout,
             }));
         });
         builder.Services.AddRoutingCore();
