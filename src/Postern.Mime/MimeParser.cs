@@ -1,0 +1,252 @@
+using System.Buffers;
+
+namespace Postern.Mime;
+
+/// <summary>Builds a <see cref="MimeMessage"/> tree with the streaming <see cref="MimeReader"/>. Never throws on bad input.</summary>
+public static class MimeParser
+{
+    private static long _internalErrors;
+
+    /// <summary>How many times the catch-all recovered from an unexpected exception (should stay zero).</summary>
+    public static long InternalErrorCount => Interlocked.Read(ref _internalErrors);
+
+    /// <summary>Parses a message held in memory. The tree references <paramref name="data"/>; do not change it afterwards.</summary>
+    public static MimeMessage Parse(ReadOnlyMemory<byte> data, MimeParserOptions? options = null)
+    {
+        options ??= MimeParserOptions.Default;
+        try
+        {
+            var nl = data.Span.IndexOf((byte)'\n');
+            var builder = TreeBuilder.Rent(data, nl <= 0 || data.Span[nl - 1] == '\r');
+            try
+            {
+                MimeReader.Read(data.Span, ref builder, options);
+                builder.Finish();
+                return new MimeMessage(builder.Root!, options);
+            }
+            finally
+            {
+                builder.Return();
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Interlocked.Increment(ref _internalErrors);
+            var root = new MimeEntity(data, 0, 1, 0, null) { HeaderEnd = 0, BodyStart = 0, End = data.Length, Kind = MimeBodyKind.Leaf };
+            root.AddDefect(MimeDefect.InternalError, 0);
+            return new MimeMessage(root, options);
+        }
+    }
+
+    /// <summary>Parses a byte sequence (segments are joined into one buffer).</summary>
+    public static MimeMessage Parse(ReadOnlySequence<byte> data, MimeParserOptions? options = null) =>
+        Parse(data.IsSingleSegment ? data.First : data.ToArray(), options);
+
+    /// <summary>Reads a stream to its end (up to <see cref="MimeLimits.MaxMessageBytes"/>) and parses it.</summary>
+    public static MimeMessage Parse(Stream stream, MimeParserOptions? options = null)
+    {
+        options ??= MimeParserOptions.Default;
+        var (bytes, truncated) = ReadBounded(stream, options.Limits.MaxMessageBytes);
+        var m = Parse(bytes, options);
+        if (truncated)
+        {
+            m.Root.AddDefect(MimeDefect.MessageTruncated, bytes.Length);
+        }
+
+        return m;
+    }
+
+    /// <summary>Reads a stream asynchronously (bounded) and parses it.</summary>
+    public static async Task<MimeMessage> ParseAsync(Stream stream, MimeParserOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= MimeParserOptions.Default;
+        var limit = options.Limits.MaxMessageBytes;
+        using var ms = new MemoryStream();
+        var buffer = ArrayPool<byte>.Shared.Rent(81920);
+        var truncated = false;
+        try
+        {
+            int n;
+            while ((n = await stream.ReadAsync(buffer.AsMemory(), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                var take = (int)Math.Min(n, limit - ms.Length);
+                ms.Write(buffer, 0, take);
+                if (take < n)
+                {
+                    truncated = true;
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        var m = Parse(ms.GetBuffer().AsMemory(0, (int)ms.Length), options);
+        if (truncated)
+        {
+            m.Root.AddDefect(MimeDefect.MessageTruncated, ms.Length);
+        }
+
+        return m;
+    }
+
+    /// <summary>Reads and parses a file.</summary>
+    public static MimeMessage ParseFile(string path, MimeParserOptions? options = null)
+    {
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        return Parse(fs, options);
+    }
+
+    private static (ReadOnlyMemory<byte> Bytes, bool Truncated) ReadBounded(Stream stream, long limit)
+    {
+        limit = Math.Min(limit, Array.MaxLength);
+        if (stream.CanSeek)
+        {
+            var remaining = stream.Length - stream.Position;
+            var size = (int)Math.Min(remaining, limit);
+            var arr = new byte[size];
+            stream.ReadExactly(arr);
+            return (arr, remaining > limit);
+        }
+
+        using var ms = new MemoryStream();
+        var buffer = new byte[81920];
+        int n;
+        while ((n = stream.Read(buffer)) > 0)
+        {
+            var take = (int)Math.Min(n, limit - ms.Length);
+            ms.Write(buffer, 0, take);
+            if (take < n)
+            {
+                return (ms.ToArray(), true);
+            }
+        }
+
+        return (ms.GetBuffer().AsMemory(0, (int)ms.Length), false);
+    }
+
+    private sealed class TreeBuilder : IMimeReaderHandler
+    {
+        [ThreadStatic]
+        private static TreeBuilder? _cached;
+
+        private readonly Stack<MimeEntity> _stack = new();
+        private readonly List<MimeDefectRecord> _early = [];
+        private int[] _pairs = new int[256];
+        private int _pairCount;
+        private int _entityFirst;
+        private ReadOnlyMemory<byte> _source;
+        private bool _crlf;
+        private readonly List<MimeEntity> _all = [];
+
+        public MimeEntity? Root { get; private set; }
+
+        public static TreeBuilder Rent(ReadOnlyMemory<byte> source, bool crlf)
+        {
+            var b = _cached ?? new TreeBuilder();
+            _cached = null;
+            b._source = source;
+            b._crlf = crlf;
+            b._all.Clear();
+            b._pairCount = 0;
+            b.Root = null;
+            b._stack.Clear();
+            b._early.Clear();
+            return b;
+        }
+
+        public void Finish()
+        {
+            var table = _pairs.AsSpan(0, _pairCount).ToArray();
+            foreach (var e in _all)
+            {
+                e.SetHeaderTable(table);
+            }
+        }
+
+        public void Return()
+        {
+            _source = default;
+            Root = null;
+            _stack.Clear();
+            _all.Clear();
+            if (_pairs.Length > 64 * 1024)
+            {
+                _pairs = new int[256];
+            }
+
+            _cached = this;
+        }
+
+        public void OnEntityStart(int offset, int line, int depth)
+        {
+            _stack.TryPeek(out var parent);
+            var e = new MimeEntity(_source, offset, line, depth, parent);
+            if (parent is null)
+            {
+                Root = e;
+                foreach (var d in _early)
+                {
+                    e.AddDefect(d.Defect, d.Offset);
+                }
+            }
+            else if (parent.Kind == MimeBodyKind.Multipart)
+            {
+                parent.AddChild(e);
+            }
+            else
+            {
+                parent.Message = e;
+            }
+
+            _entityFirst = _pairCount;
+            _stack.Push(e);
+            _all.Add(e);
+        }
+
+        public void OnHeader(in MimeHeaderLocation header)
+        {
+            if (_pairCount == _pairs.Length)
+            {
+                Array.Resize(ref _pairs, _pairs.Length * 2);
+            }
+
+            _pairs[_pairCount++] = header.IsField ? header.End : -header.End;
+        }
+
+        public void OnHeadersEnd(int headerEnd, int bodyStart, int line, MimeBodyKind kind)
+        {
+            var e = _stack.Peek();
+            e.HeaderEnd = headerEnd;
+            e.BodyStart = bodyStart;
+            e.BodyLine = line + (bodyStart > headerEnd ? 1 : 0);
+            e.Kind = kind;
+            e.SetHeaders(_entityFirst, _pairCount - _entityFirst, _crlf);
+        }
+
+        public void OnBoundary(int start, int end, int line, bool isClose) => _stack.Peek().AddDelimiter(new MimeBoundaryLine(start, end, line, isClose));
+
+        public void OnEpilogue(int start, int line) => _stack.Peek().EpilogueStart = start;
+
+        public void OnEntityEnd(int end, int line)
+        {
+            var e = _stack.Pop();
+            e.End = end;
+            e.EndLine = line;
+        }
+
+        public void OnDefect(MimeDefect defect, int offset)
+        {
+            if (_stack.TryPeek(out var e))
+            {
+                e.AddDefect(defect, offset);
+            }
+            else
+            {
+                _early.Add(new MimeDefectRecord(defect, offset));
+            }
+        }
+    }
+}
