@@ -23,11 +23,13 @@ public sealed record ImportResult(int Imported, int Valid, IReadOnlyList<ImportL
 /// By default nothing is imported if any line is bad; with <see cref="ImportOptions.Partial"/> the good
 /// lines are. Every error names its line.
 /// </summary>
-public sealed class AccountImporter(IDirectoryStore store, IPasswordHasher hasher)
+public sealed class AccountImporter(IDirectoryStore store, IPasswordHasher hasher, DirectoryServiceOptions? options = null)
 {
+    private readonly int _minimumPasswordLength = (options ?? new DirectoryServiceOptions()).MinimumPasswordLength;
+
     private static readonly string[] Columns = ["email", "password", "name", "quota"];
 
-    public async Task<ImportResult> ImportAsync(TextReader csv, ImportOptions options, CancellationToken cancellationToken = default)
+    public async Task<ImportResult> ImportAsync(TextReader csv, ImportOptions importOptions, CancellationToken cancellationToken = default)
     {
         var errors = new List<ImportLineError>();
         var accepted = new List<NewAccount>();
@@ -52,7 +54,7 @@ public sealed class AccountImporter(IDirectoryStore store, IPasswordHasher hashe
                     if (headerError is not null)
                     {
                         errors.Add(new ImportLineError(record.Line, "header", headerError));
-                        return new ImportResult(0, 0, errors, options.DryRun);
+                        return new ImportResult(0, 0, errors, importOptions.DryRun);
                     }
 
                     order = headerOrder!;
@@ -150,7 +152,7 @@ public sealed class AccountImporter(IDirectoryStore store, IPasswordHasher hashe
             {
                 try
                 {
-                    DirectoryService.ValidatePassword(password);
+                    DirectoryService.ValidatePassword(password, _minimumPasswordLength);
                 }
                 catch (DirectoryValidationException e)
                 {
@@ -158,15 +160,15 @@ public sealed class AccountImporter(IDirectoryStore store, IPasswordHasher hashe
                     continue;
                 }
 
-                hash = options.DryRun ? string.Empty : hasher.Hash(password);
+                hash = importOptions.DryRun ? string.Empty : hasher.Hash(password);
             }
 
             accepted.Add(new NewAccount(domain.Id, address.LocalPart, name, hash, quotaBytes));
         }
 
-        if (options.DryRun || (errors.Count > 0 && !options.Partial) || accepted.Count == 0)
+        if (importOptions.DryRun || (errors.Count > 0 && !importOptions.Partial) || accepted.Count == 0)
         {
-            return new ImportResult(0, accepted.Count, errors, options.DryRun);
+            return new ImportResult(0, accepted.Count, errors, importOptions.DryRun);
         }
 
         var imported = await store.AddAccountsAsync(accepted, cancellationToken).ConfigureAwait(false);

@@ -10,8 +10,10 @@ namespace Postern.Tenants;
 /// operations back the command line, the API and the admin UI. A refused change throws
 /// <see cref="DirectoryValidationException"/> naming the field and leaves the store unchanged.
 /// </summary>
-public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hasher)
+public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hasher, DirectoryServiceOptions? options = null)
 {
+    private readonly DirectoryServiceOptions _options = options ?? new DirectoryServiceOptions();
+
     /// <summary>The largest quota accepted, in MB (1 PiB).</summary>
     public const long MaxQuotaMegabytes = 1L << 30;
 
@@ -126,7 +128,7 @@ public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hash
     // ---- Accounts ----
     public async Task<Account> AddAccountAsync(string address, string password, string? displayName, long quotaMegabytes, CancellationToken cancellationToken = default)
     {
-        ValidatePassword(password);
+        ValidatePassword(password, _options.MinimumPasswordLength);
         return await AddAccountWithHashAsync(address, hasher.Hash(password), displayName, quotaMegabytes, cancellationToken).ConfigureAwait(false);
     }
 
@@ -161,7 +163,7 @@ public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hash
 
     public async Task SetPasswordAsync(string address, string password, CancellationToken cancellationToken = default)
     {
-        ValidatePassword(password);
+        ValidatePassword(password, _options.MinimumPasswordLength);
         var (account, _) = await RequireAccountAsync(address, cancellationToken).ConfigureAwait(false);
         await Store.UpdateAccountAsync(account with { PasswordHash = hasher.Hash(password) }, cancellationToken).ConfigureAwait(false);
     }
@@ -189,6 +191,11 @@ public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hash
     public async Task SetForwardAsync(string address, IReadOnlyList<string> targets, bool keepCopy, CancellationToken cancellationToken = default)
     {
         var (account, domain) = await RequireAccountAsync(address, cancellationToken).ConfigureAwait(false);
+        if (targets.Count > 0 && !(await new FeatureSettings(Store).GetForAccountAsync(account.Id, cancellationToken).ConfigureAwait(false)).MayForward)
+        {
+            throw new DirectoryValidationException("to", $"forwarding is not available for '{address}' (its plan or settings do not allow it)");
+        }
+
         var self = EmailAddress.Create(account.LocalPart, domain.Name);
         var clean = new List<string>();
         foreach (var target in targets)
@@ -315,7 +322,7 @@ public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hash
             throw new DirectoryValidationException("login", "a login has no spaces");
         }
 
-        ValidatePassword(password);
+        ValidatePassword(password, _options.MinimumPasswordLength);
         if (roles.Count == 0)
         {
             throw new DirectoryValidationException("role", "an admin needs at least one role");
@@ -372,9 +379,14 @@ public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hash
                         ?? throw new DirectoryObjectNotFoundException("scope", $"there is no reseller named '{name}'");
                     return new Scope(ScopeKind.Reseller, reseller.Id);
                 case "customer":
-                    return new Scope(ScopeKind.Customer, (await RequireCustomerAsync(name, cancellationToken).ConfigureAwait(false)).Id);
+                    var customer = await Store.FindCustomerAsync(name.Trim(), cancellationToken).ConfigureAwait(false)
+                        ?? throw new DirectoryObjectNotFoundException("scope", $"there is no customer named '{name}'");
+                    return new Scope(ScopeKind.Customer, customer.Id);
                 case "domain":
-                    return new Scope(ScopeKind.Domain, (await RequireDomainAsync(name, cancellationToken).ConfigureAwait(false)).Id);
+                    var domainName = ParseDomain("scope", name);
+                    var domain = await Store.FindDomainAsync(domainName.Ascii, cancellationToken).ConfigureAwait(false)
+                        ?? throw new DirectoryObjectNotFoundException("scope", $"there is no domain '{domainName}'");
+                    return new Scope(ScopeKind.Domain, domain.Id);
             }
         }
 
@@ -445,11 +457,16 @@ public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hash
         _ => quotaMegabytes * 1024 * 1024,
     };
 
-    public static void ValidatePassword(string? password)
+    public static void ValidatePassword(string? password, int minimumLength = 1)
     {
         if (string.IsNullOrEmpty(password))
         {
             throw new DirectoryValidationException("password", "the password is empty");
+        }
+
+        if (password.Length < minimumLength)
+        {
+            throw new DirectoryValidationException("password", $"the password must have at least {minimumLength.ToString(CultureInfo.InvariantCulture)} characters");
         }
 
         if (password.Length > 1024)
@@ -537,11 +554,22 @@ public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hash
             throw new DirectoryValidationException("quarantine-retention-days", "retention is from 0 (keep nothing) to 3650 days");
         }
 
-        foreach (var (field, value) in new[] { ("tag-level", policy.TagLevel), ("spammy-level", policy.SpammyLevel), ("quarantine-level", policy.QuarantineLevel), ("reject-level", policy.RejectLevel) })
+        var levels = new[] { ("tag-level", policy.TagLevel), ("spammy-level", policy.SpammyLevel), ("quarantine-level", policy.QuarantineLevel), ("reject-level", policy.RejectLevel) };
+        foreach (var (field, value) in levels)
         {
             if (value is { } v && (double.IsNaN(v) || double.IsInfinity(v) || Math.Abs(v) > 1000))
             {
                 throw new DirectoryValidationException(field, "a score level is a number between -1000 and 1000");
+            }
+        }
+
+        // Levels rise in this order: tag <= spammy <= quarantine <= reject (among those this policy sets).
+        var set = levels.Where(l => l.Item2 is not null).ToList();
+        for (var i = 1; i < set.Count; i++)
+        {
+            if (set[i].Item2 < set[i - 1].Item2)
+            {
+                throw new DirectoryValidationException(set[i].Item1, $"the {set[i].Item1} cannot be below the {set[i - 1].Item1}");
             }
         }
     }
@@ -611,4 +639,10 @@ public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hash
             throw new DirectoryValidationException(field, e.Message);
         }
     }
+}
+
+public sealed record DirectoryServiceOptions
+{
+    /// <summary>New passwords (set by an admin, the command line or an import) need at least this many characters.</summary>
+    public int MinimumPasswordLength { get; init; } = 8;
 }

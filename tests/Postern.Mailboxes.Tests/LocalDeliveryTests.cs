@@ -26,7 +26,7 @@ public sealed class LocalDeliveryTests : IDisposable
         Directory.CreateDirectory(_folder);
         _directory = SqliteDirectoryStore.Open(_folder);
         _storage = EmbeddedStorage.Open(_folder);
-        _admin = new DirectoryService(_directory, new PlainHasher());
+        _admin = new DirectoryService(_directory, new PlainHasher(), new DirectoryServiceOptions { MinimumPasswordLength = 1 });
         _resolver = new RecipientResolver(_directory, new RecipientResolverOptions { ChangePollInterval = TimeSpan.Zero });
         _delivery = new LocalDeliveryService(_resolver, _directory, _storage.Blobs, _storage.Mailboxes, new LocalDeliveryOptions("mx.example.com"),
             new DiskSpaceGuard(_disk, _folder, 100 * 1024 * 1024));

@@ -10,7 +10,7 @@ public sealed class AccountImporterTests : IDisposable
     public void Dispose() => _d.Dispose();
 
     private Task<ImportResult> Import(string csv, bool dryRun = false, bool partial = false) =>
-        new AccountImporter(_d.Store, new TestHasher()).ImportAsync(new StringReader(csv), new ImportOptions(dryRun, partial));
+        new AccountImporter(_d.Store, new TestHasher(), TestDirectory.Lenient).ImportAsync(new StringReader(csv), new ImportOptions(dryRun, partial));
 
     [Fact]
     public async Task Imports_passwords_and_existing_hashes_with_or_without_a_header()

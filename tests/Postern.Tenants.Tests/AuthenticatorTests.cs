@@ -32,7 +32,7 @@ public sealed class AuthenticatorTests : IDisposable
     public async Task A_weak_imported_hash_is_replaced_at_the_first_successful_sign_in()
     {
         await _d.HostedDomainAsync();
-        var service = new DirectoryService(_d.Store, new UpgradingHasher());
+        var service = new DirectoryService(_d.Store, new UpgradingHasher(), TestDirectory.Lenient);
         await service.AddAccountWithHashAsync("old@example.com", "{OLD}secret", null, 0);
         await service.AddAliasAsync("o@example.com", "old@example.com");
         var auth = new Authenticator(_d.Store, new UpgradingHasher());
@@ -54,7 +54,7 @@ public sealed class AuthenticatorTests : IDisposable
     public async Task Unknown_users_disabled_accounts_and_unusable_hashes_are_told_apart_only_internally()
     {
         await _d.HostedDomainAsync();
-        var service = new DirectoryService(_d.Store, new UpgradingHasher());
+        var service = new DirectoryService(_d.Store, new UpgradingHasher(), TestDirectory.Lenient);
         await service.AddAccountWithHashAsync("off@example.com", "{NEW}pw", null, 0);
         await service.SetDisabledAsync("off@example.com", true);
         await service.AddAccountWithHashAsync("broken@example.com", "{BROKEN}x", null, 0);

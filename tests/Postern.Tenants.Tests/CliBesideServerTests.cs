@@ -20,7 +20,7 @@ public sealed class CliBesideServerTests : IDisposable
         }
 
         var server = new RecipientResolver(_d.Store, new RecipientResolverOptions { ChangePollInterval = TimeSpan.FromMilliseconds(250) });
-        var cli = new DirectoryService(_d.OpenSecondInstance(), new TestHasher());
+        var cli = new DirectoryService(_d.OpenSecondInstance(), new TestHasher(), TestDirectory.Lenient);
         using var stop = new CancellationTokenSource();
         var errors = new List<Exception>();
         long resolved = 0;
@@ -73,7 +73,7 @@ public sealed class CliBesideServerTests : IDisposable
         var address = EmailAddress.Parse("late@example.com");
         Assert.Equal(RecipientKind.Unknown, (await server.ResolveAsync(address)).Kind);
 
-        await new DirectoryService(_d.OpenSecondInstance(), new TestHasher()).AddAccountAsync("late@example.com", "pw", null, 0);
+        await new DirectoryService(_d.OpenSecondInstance(), new TestHasher(), TestDirectory.Lenient).AddAccountAsync("late@example.com", "pw", null, 0);
         clock.Advance(TimeSpan.FromMilliseconds(100));
         Assert.Equal(RecipientKind.Unknown, (await server.ResolveAsync(address)).Kind); // still the cached negative answer
         clock.Advance(TimeSpan.FromMilliseconds(200));

@@ -82,7 +82,9 @@ public sealed class DirectoryServiceTests : IDisposable
         await RefusedAsync("password", () => _d.Service.AddAccountAsync("q@example.com", "", null, 1));
         await RefusedAsync("role", () => _d.Service.AddAdminAsync("ops", "pw", ["supreme leader"], Scope.Global));
         await RefusedAsync("scope", () => _d.Service.ParseScopeAsync("planet:earth"));
-        await RefusedAsync("customer", () => _d.Service.ParseScopeAsync("customer:Nobody"));
+        await RefusedAsync("scope", () => _d.Service.ParseScopeAsync("customer:Nobody"));
+        await RefusedAsync("scope", () => _d.Service.ParseScopeAsync("domain:nowhere.test"));
+        await RefusedAsync("scope", () => _d.Service.ParseScopeAsync("reseller:Nobody"));
         await RefusedAsync("relay-host", () => _d.Service.AddDomainAsync("relay.test", "Example Inc", DomainKind.Relay, []));
         await RefusedAsync("relay-host", () => _d.Service.AddDomainAsync("relay.test", "Example Inc", DomainKind.Relay, ["mx.test:99999"]));
         await RefusedAsync("email", () => _d.Service.SetQuotaAsync("ghost@example.com", 5));
@@ -132,5 +134,40 @@ public sealed class DirectoryServiceTests : IDisposable
         await RefusedAsync("settings", () => _d.Service.SetDomainSettingsAsync("example.com", "{broken"));
         await _d.Service.SetDomainSettingsAsync("example.com", """{ "forwarding" : false }""");
         Assert.Equal("""{"forwarding":false}""", (await _d.Service.RequireDomainAsync("example.com")).SettingsJson);
+    }
+
+    [Fact]
+    public async Task New_passwords_need_the_minimum_length_by_default()
+    {
+        await _d.HostedDomainAsync();
+        var strict = new DirectoryService(_d.Store, new TestHasher());
+        var before = await StampAsync();
+        var e = await Assert.ThrowsAsync<DirectoryValidationException>(() => strict.AddAccountAsync("short@example.com", "seven77", null, 0));
+        Assert.Equal("password", e.Field);
+        Assert.Contains("at least 8", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await StampAsync());
+        await strict.AddAccountAsync("long@example.com", "eight888", null, 0);
+        await Assert.ThrowsAsync<DirectoryValidationException>(() => strict.SetPasswordAsync("long@example.com", "short"));
+    }
+
+    [Fact]
+    public async Task Score_levels_must_rise_from_tag_to_reject()
+    {
+        await RefusedAsync("reject-level", () => _d.Service.SetPolicyAsync(Scope.Global, "p", new FilterPolicy { QuarantineLevel = 8, RejectLevel = 5 }));
+        await RefusedAsync("quarantine-level", () => _d.Service.SetPolicyAsync(Scope.Global, "p", new FilterPolicy { TagLevel = 3, QuarantineLevel = 2 }));
+        await _d.Service.SetPolicyAsync(Scope.Global, "p", new FilterPolicy { TagLevel = 2, RejectLevel = 20 });
+    }
+
+    [Fact]
+    public async Task Forwarding_needs_a_plan_that_includes_it()
+    {
+        await _d.HostedDomainAsync();
+        await _d.Service.AddAccountAsync("f@example.com", "pw", null, 0);
+        await _d.Store.AddPlanAsync("Filtering only", """{"spamFilter":true}""", isAddOn: false, isLegacy: false, default);
+        await _d.Service.SetPlanAsync("example.com", "Filtering only", false, AdminPrincipal.Console);
+        await RefusedAsync("to", () => _d.Service.SetForwardAsync("f@example.com", ["away@elsewhere.test"], false));
+        await _d.Service.SetForwardAsync("f@example.com", [], false); // clearing is always allowed
+        await _d.Service.SetPlanAsync("example.com", BuiltInPlans.Basics, false, AdminPrincipal.Console);
+        await _d.Service.SetForwardAsync("f@example.com", ["away@elsewhere.test"], false);
     }
 }

@@ -123,7 +123,7 @@ public sealed class RecipientResolverTests : IDisposable
         Assert.Equal(RecipientKind.Unknown, (await resolver.ResolveAsync(address)).Kind);
         Assert.True(resolver.CacheHits > 0);
 
-        var cli = new DirectoryService(_d.OpenSecondInstance(), new TestHasher());
+        var cli = new DirectoryService(_d.OpenSecondInstance(), new TestHasher(), TestDirectory.Lenient);
         await cli.AddAccountAsync("late@example.com", "pw", null, 0);
         Assert.Equal(RecipientKind.Account, (await resolver.ResolveAsync(address)).Kind);
 

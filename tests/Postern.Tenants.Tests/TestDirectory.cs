@@ -29,9 +29,12 @@ internal sealed class TestDirectory : IDisposable
         Folder = Path.Combine(Path.GetTempPath(), "postern-tenants-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Folder);
         Store = SqliteDirectoryStore.Open(Folder);
-        Service = new DirectoryService(Store, new TestHasher());
+        Service = new DirectoryService(Store, new TestHasher(), Lenient);
         Resolver = new RecipientResolver(Store, new RecipientResolverOptions { ChangePollInterval = TimeSpan.Zero });
     }
+
+    /// <summary>Directory rules as in production but for the password length, so tests can use short passwords.</summary>
+    public static DirectoryServiceOptions Lenient { get; } = new() { MinimumPasswordLength = 1 };
 
     public string Folder { get; }
 

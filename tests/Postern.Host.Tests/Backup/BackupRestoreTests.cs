@@ -27,8 +27,8 @@ public sealed class BackupRestoreTests : IDisposable
     {
         await Cli("customer", "add", "Example", "--data", _data.Path);
         await Cli("domain", "add", "example.com", "--customer", "Example", "--kind", "hosted", "--data", _data.Path);
-        await Cli("account", "add", "alice@example.com", "--password", "pw", "--data", _data.Path);
-        await Cli("account", "add", "bob@example.com", "--password", "pw", "--data", _data.Path);
+        await Cli("account", "add", "alice@example.com", "--password", "Secret-pw-2026", "--data", _data.Path);
+        await Cli("account", "add", "bob@example.com", "--password", "Secret-pw-2026", "--data", _data.Path);
         for (var i = 0; i < 3; i++)
         {
             var (code, _, _) = await DeliverTests.DeliverAsync(_data.Path, $"Subject: message {i}\r\n\r\nbody {i}\r\n", "alice@example.com", "bob@example.com");

@@ -13,7 +13,7 @@ public sealed class DeliverTests : IDisposable
         {
             new[] { "customer", "add", "Example" },
             ["domain", "add", "example.com", "--customer", "Example", "--kind", "hosted"],
-            ["account", "add", "alice@example.com", "--password", "pw"],
+            ["account", "add", "alice@example.com", "--password", "Secret-pw-2026"],
         })
         {
             var (code, stdout, stderr) = await PosternProcess.RunAsync([.. args, "--data", _data.Path]);

@@ -24,7 +24,7 @@ public sealed partial class DurabilityOrderTests : IDisposable
         {
             new[] { "customer", "add", "Example" },
             ["domain", "add", "example.com", "--customer", "Example", "--kind", "hosted"],
-            ["account", "add", "alice@example.com", "--password", "pw"],
+            ["account", "add", "alice@example.com", "--password", "Secret-pw-2026"],
         })
         {
             Assert.Equal(0, (await PosternProcess.RunAsync([.. args, "--data", _data.Path])).ExitCode);

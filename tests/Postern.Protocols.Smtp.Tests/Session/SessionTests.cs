@@ -1,0 +1,613 @@
+using System.Text;
+using Postern.Protocols.Smtp.Session;
+
+namespace Postern.Protocols.Smtp.Tests.Session;
+
+public sealed class SessionTests
+{
+    private static SmtpSessionOptions Options => new() { Hostname = "mx.test", MaxMessageSize = 1000 };
+
+    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
+    [Fact]
+    public async Task Ehlo_lists_exactly_the_default_capabilities()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("""
+            S: 220 mx.test ESMTP
+            C: EHLO client.test
+            """);
+        var lines = new List<string?>();
+        for (var i = 0; i < 8; i++)
+        {
+            lines.Add(await client.ReadLineAsync());
+        }
+
+        Assert.Equal(
+            ["250-mx.test", "250-PIPELINING", "250-SIZE 1000", "250-8BITMIME", "250-SMTPUTF8", "250-ENHANCEDSTATUSCODES", "250-CHUNKING", "250 DSN"],
+            lines);
+        await client.HangUpAsync();
+    }
+
+    [Fact]
+    public async Task Capabilities_follow_the_toggles_and_the_tls_state()
+    {
+        var plain = await CapabilitiesAsync(Options with { StartTlsOffered = true, AuthOffered = true, RequireTls = true, Chunking = false, Dsn = false, SmtpUtf8 = false, EightBitMime = false });
+        Assert.Equal(["mx.test", "PIPELINING", "SIZE 1000", "ENHANCEDSTATUSCODES", "STARTTLS"], plain);
+
+        var tls = await CapabilitiesAsync(Options with { TlsActive = true, StartTlsOffered = true, AuthOffered = true, RequireTls = true });
+        Assert.Equal(["mx.test", "PIPELINING", "SIZE 1000", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "DSN", "AUTH PLAIN LOGIN", "REQUIRETLS"], tls);
+
+        var plaintextAuth = await CapabilitiesAsync(Options with { AuthOffered = true, AuthAllowedWithoutTls = true });
+        Assert.Contains("AUTH PLAIN LOGIN", plaintextAuth);
+    }
+
+    private static async Task<List<string>> CapabilitiesAsync(SmtpSessionOptions options)
+    {
+        var client = new SmtpTestClient(options);
+        await client.ConverseAsync("S: 220\nC: EHLO c.test\nC: QUIT");
+        var lines = await client.ReadAllAsync();
+        await client.Run;
+        Assert.StartsWith("221 2.0.0", lines[^1], StringComparison.Ordinal);
+        return lines.SkipLast(1).Select(l => l[4..]).ToList();
+    }
+
+    [Fact]
+    public async Task Helo_gets_a_plain_250()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("""
+            S: 220
+            C: HELO client.test
+            S: 250 mx.test
+            C: MAIL FROM:<a@client.test>
+            S: 250 2.1.0
+            """);
+        await client.HangUpAsync();
+    }
+
+    [Fact]
+    public async Task A_message_is_dot_unstuffed_into_the_sink_and_queued()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("""
+            S: 220
+            C: EHLO client.test
+            S: 250-mx.test
+            S: 250-PIPELINING
+            S: 250-SIZE
+            S: 250-8BITMIME
+            S: 250-SMTPUTF8
+            S: 250-ENHANCEDSTATUSCODES
+            S: 250-CHUNKING
+            S: 250 DSN
+            C: MAIL FROM:<alice@client.test>
+            S: 250 2.1.0
+            C: RCPT TO:<bob@mx.test>
+            S: 250 2.1.5
+            C: DATA
+            S: 354
+            C: Subject: hi
+            C:
+            C: ..leading dot
+            C: .
+            S: 250 2.0.0 OK queued as Qbob
+            C: QUIT
+            S: 221 2.0.0
+            """);
+        await client.ExpectClosedAsync();
+        Assert.Equal(["Subject: hi\r\n\r\n.leading dot\r\n"], client.Handler.Messages);
+    }
+
+    [Fact]
+    public async Task Commands_out_of_order_get_503_and_the_session_goes_on()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("""
+            S: 220
+            C: MAIL FROM:<a@c.test>
+            S: 503 5.5.1
+            C: HELO c.test
+            S: 250
+            C: RCPT TO:<b@mx.test>
+            S: 503 5.5.1
+            C: DATA
+            S: 503 5.5.1
+            C: MAIL FROM:<a@c.test>
+            S: 250 2.1.0
+            C: MAIL FROM:<a@c.test>
+            S: 503 5.5.1 Nested
+            C: DATA
+            S: 503 5.5.1
+            C: RCPT TO:<unknown@mx.test>
+            S: 550 5.1.1
+            C: DATA
+            S: 554 5.5.1 No valid recipients
+            C: RSET
+            S: 250 2.0.0
+            C: RCPT TO:<b@mx.test>
+            S: 503 5.5.1
+            C: NOOP
+            S: 250 2.0.0
+            C: VRFY bob
+            S: 252 2.5.0
+            C: HELP
+            S: 214
+            C: FROB
+            S: 500 5.5.2
+            C: QUIT
+            S: 221 2.0.0
+            """);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task A_refused_hello_leaves_the_session_before_hello()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("""
+            S: 220
+            C: EHLO refused.example
+            S: 550 5.7.1 Go away
+            C: MAIL FROM:<a@c.test>
+            S: 503 5.5.1
+            """);
+        await client.HangUpAsync();
+    }
+
+    [Fact]
+    public async Task A_refused_sender_does_not_start_a_transaction()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("""
+            S: 220
+            C: HELO c.test
+            S: 250
+            C: MAIL FROM:<blocked@c.test>
+            S: 550 5.7.1
+            C: RCPT TO:<b@mx.test>
+            S: 503 5.5.1
+            """);
+        await client.HangUpAsync();
+    }
+
+    [Fact]
+    public async Task Pipelined_commands_are_answered_in_order_in_one_flush()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250");
+        var before = client.ServerOutput.Flushes;
+        await client.ConverseAsync("""
+            C: MAIL FROM:<a@c.test>
+            C: RCPT TO:<b@mx.test>
+            C: RCPT TO:<unknown@mx.test>
+            C: RCPT TO:<c@mx.test>
+            C: DATA
+            S: 250 2.1.0
+            S: 250 2.1.5
+            S: 550 5.1.1
+            S: 250 2.1.5
+            S: 354
+            """);
+        Assert.Equal(before + 1, client.ServerOutput.Flushes);
+        await client.ConverseAsync("C: x\nC: .\nC: QUIT\nS: 250 2.0.0 OK queued as Qb\nS: 221");
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Commands_pipelined_after_starttls_are_discarded()
+    {
+        var client = new SmtpTestClient(Options with { StartTlsOffered = true });
+        await client.ConverseAsync("""
+            S: 220
+            C: HELO c.test
+            S: 250
+            C: STARTTLS
+            C: MAIL FROM:<evil@attacker.test>
+            C: RCPT TO:<victim@mx.test>
+            S: 220 2.0.0 Ready to start TLS
+            C: MAIL FROM:<a@c.test>
+            S: 503 5.5.1
+            C: EHLO c.test
+            S: 250-mx.test
+            S: 250-PIPELINING
+            S: 250-SIZE
+            S: 250-8BITMIME
+            S: 250-SMTPUTF8
+            S: 250-ENHANCEDSTATUSCODES
+            S: 250-CHUNKING
+            S: 250 DSN
+            C: STARTTLS
+            S: 503 5.5.1 TLS already active
+            C: MAIL FROM:<a@c.test>
+            S: 250 2.1.0
+            """);
+        await client.HangUpAsync();
+        Assert.Equal(1, client.Handler.TlsStarts);
+        Assert.True(client.Session.IsTlsActive);
+        Assert.DoesNotContain("evil@attacker.test", client.Handler.Senders);
+    }
+
+    [Fact]
+    public async Task A_failed_tls_handshake_ends_the_session()
+    {
+        var client = new SmtpTestClient(Options with { StartTlsOffered = true }, new FakeHandler { FailTls = true });
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: STARTTLS\nS: 220 2.0.0");
+        await client.ExpectClosedAsync();
+        Assert.Equal(1, client.Handler.TlsStarts);
+    }
+
+    [Fact]
+    public async Task Starttls_is_refused_when_not_offered()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: STARTTLS\nS: 502 5.5.1");
+        await client.HangUpAsync();
+        Assert.Equal(0, client.Handler.TlsStarts);
+    }
+
+    [Fact]
+    public async Task Size_parameter_above_the_limit_is_refused_at_mail()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("""
+            S: 220
+            C: EHLO c.test
+            """);
+        await client.ConverseAsync("""
+            S: 250-
+            S: 250-
+            S: 250-
+            S: 250-
+            S: 250-
+            S: 250-
+            S: 250-
+            S: 250
+            C: MAIL FROM:<a@c.test> SIZE=1001
+            S: 552 5.3.4
+            C: MAIL FROM:<a@c.test> SIZE=1000
+            S: 250 2.1.0
+            """);
+        await client.HangUpAsync();
+    }
+
+    [Fact]
+    public async Task A_message_over_the_limit_is_read_to_the_end_then_refused()
+    {
+        var client = new SmtpTestClient();
+        var big = string.Concat(Enumerable.Repeat(new string('x', 70) + "\r\n", 30));
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nC: DATA\nS: 250\nS: 250\nS: 354");
+        await client.SendAsync(big + ".\r\nNOOP\r\n");
+        await client.ConverseAsync("S: 552 5.3.4\nS: 250 2.0.0");
+        await client.HangUpAsync();
+        Assert.Empty(client.Handler.Messages);
+        Assert.Equal(1, client.Handler.Aborted);
+    }
+
+    [Fact]
+    public async Task A_bare_lf_in_data_refuses_the_message_and_nothing_smuggled_runs()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nC: DATA\nS: 250\nS: 250\nS: 354");
+        await client.SendAsync("hello\n.\r\nMAIL FROM:<evil@attacker.test>\r\n.\r\nNOOP\r\n");
+        await client.ConverseAsync("S: 550 5.5.2\nS: 250 2.0.0");
+        await client.HangUpAsync();
+        Assert.Empty(client.Handler.Messages);
+        Assert.DoesNotContain("evil@attacker.test", client.Handler.Senders);
+        Assert.Equal(1, client.Handler.Aborted);
+    }
+
+    [Fact]
+    public async Task Data_split_byte_by_byte_still_decodes()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nC: DATA\nS: 250\nS: 250\nS: 354");
+        foreach (var b in Encoding.ASCII.GetBytes("a\r\n..b\r\n.\r\n"))
+        {
+            await client.SendAsync([b]);
+        }
+
+        await client.ConverseAsync("S: 250 2.0.0 OK queued");
+        await client.HangUpAsync();
+        Assert.Equal(["a\r\n.b\r\n"], client.Handler.Messages);
+    }
+
+    [Fact]
+    public async Task Bdat_chunks_are_exact_byte_counts()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: EHLO c.test");
+        await client.ConverseAsync(string.Concat(Enumerable.Repeat("S: 250\n", 8)));
+        await client.ConverseAsync("C: MAIL FROM:<a@c.test> BODY=BINARYMIME\nC: RCPT TO:<b@mx.test>\nS: 250 2.1.0\nS: 250 2.1.5");
+        await client.SendAsync("BDAT 7\r\nhe\r\n.\r\nBDAT 6 LAST\r\n world");
+        await client.ConverseAsync("S: 250 2.0.0 7 octets\nS: 250 2.0.0 OK queued as Qb");
+        await client.ConverseAsync("C: BDAT 0 LAST\nS: 503 5.5.1\nC: NOOP\nS: 250");
+        await client.HangUpAsync();
+        Assert.Equal(["he\r\n.\r\n world"], client.Handler.Messages);
+    }
+
+    [Fact]
+    public async Task Bdat_without_a_valid_recipient_consumes_its_bytes_then_refuses()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250");
+        await client.SendAsync("BDAT 6\r\nQUIT\r\nNOOP\r\n");
+        await client.ConverseAsync("S: 503 5.5.1\nS: 250 2.0.0");
+        await client.ConverseAsync("C: MAIL FROM:<a@c.test>\nC: RCPT TO:<unknown@mx.test>\nS: 250\nS: 550");
+        await client.SendAsync("BDAT 6 LAST\r\nQUIT\r\nNOOP\r\n");
+        await client.ConverseAsync("S: 554 5.5.1\nS: 250 2.0.0");
+        await client.HangUpAsync();
+        Assert.Empty(client.Handler.Messages);
+    }
+
+    [Fact]
+    public async Task Bdat_over_the_size_limit_is_refused_after_its_bytes()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nS: 250\nS: 250");
+        await client.SendAsync("BDAT 600\r\n" + new string('x', 600) + "BDAT 600 LAST\r\n" + new string('y', 600) + "NOOP\r\n");
+        await client.ConverseAsync("S: 250 2.0.0 600 octets\nS: 552 5.3.4\nS: 250 2.0.0 OK");
+        await client.HangUpAsync();
+        Assert.Empty(client.Handler.Messages);
+        Assert.Equal(1, client.Handler.Aborted);
+    }
+
+    [Fact]
+    public async Task Data_after_bdat_is_refused()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nS: 250\nS: 250");
+        await client.SendAsync("BDAT 1\r\nxDATA\r\n");
+        await client.ConverseAsync("S: 250 2.0.0 1 octets\nS: 503 5.5.1");
+        await client.HangUpAsync();
+    }
+
+    private static SmtpSessionOptions AuthOptions => Options with { TlsActive = true, AuthOffered = true };
+
+    [Fact]
+    public async Task Auth_plain_with_an_initial_response()
+    {
+        var client = new SmtpTestClient(AuthOptions);
+        await client.ConverseAsync($"""
+            S: 220
+            C: HELO c.test
+            S: 250
+            C: AUTH PLAIN {B64("\0alice\0wrong")}
+            S: 535 5.7.8
+            C: AUTH PLAIN {B64("admin\0alice\0secret")}
+            S: 235 2.7.0
+            C: AUTH PLAIN {B64("\0alice\0secret")}
+            S: 503 5.5.1
+            """);
+        await client.HangUpAsync();
+        Assert.True(client.Session.IsAuthenticated);
+        Assert.Equal(("PLAIN", "admin", "alice"), client.Handler.Logins[1]);
+    }
+
+    [Fact]
+    public async Task Auth_plain_with_a_challenge_and_auth_login()
+    {
+        var client = new SmtpTestClient(AuthOptions);
+        await client.ConverseAsync($"""
+            S: 220
+            C: HELO c.test
+            S: 250
+            C: AUTH PLAIN
+            S: 334
+            C: *
+            S: 501 5.0.0
+            C: AUTH PLAIN
+            S: 334
+            C: !!!notbase64
+            S: 501 5.5.2
+            C: AUTH LOGIN
+            S: 334 VXNlcm5hbWU6
+            C: {B64("alice")}
+            S: 334 UGFzc3dvcmQ6
+            C: {B64("secret")}
+            S: 235 2.7.0
+            """);
+        await client.HangUpAsync();
+        Assert.Equal([("LOGIN", string.Empty, "alice")], client.Handler.Logins);
+    }
+
+    [Fact]
+    public async Task Auth_plain_challenge_then_response()
+    {
+        var client = new SmtpTestClient(AuthOptions);
+        await client.ConverseAsync($"S: 220\nC: HELO c.test\nS: 250\nC: AUTH PLAIN\nS: 334\nC: {B64("\0alice\0secret")}\nS: 235 2.7.0\nC: AUTH LOGIN {B64("alice")}\nS: 503");
+        await client.HangUpAsync();
+    }
+
+    [Fact]
+    public async Task Auth_needs_tls_unless_allowed_and_submission_needs_auth()
+    {
+        var plain = new SmtpTestClient(Options with { AuthOffered = true });
+        await plain.ConverseAsync($"S: 220\nC: HELO c.test\nS: 250\nC: AUTH PLAIN {B64("\0alice\0secret")}\nS: 538 5.7.11");
+        await plain.HangUpAsync();
+
+        var submission = new SmtpTestClient(AuthOptions with { AuthRequired = true });
+        await submission.ConverseAsync($"""
+            S: 220
+            C: EHLO c.test
+            """);
+        await submission.ConverseAsync(string.Concat(Enumerable.Repeat("S: 250\n", 9)) + $"""
+            C: MAIL FROM:<a@c.test>
+            S: 530 5.7.0
+            C: AUTH PLAIN {B64("\0alice\0secret")}
+            S: 235 2.7.0
+            C: MAIL FROM:<a@c.test>
+            S: 250 2.1.0
+            """);
+        await submission.HangUpAsync();
+    }
+
+    [Fact]
+    public async Task Too_many_errors_close_with_421()
+    {
+        var client = new SmtpTestClient(Options with { MaxErrors = 3 });
+        await client.ConverseAsync("""
+            S: 220
+            C: FOO
+            C: BAR
+            C: BAZ
+            C: NOOP
+            S: 500 5.5.2
+            S: 500 5.5.2
+            S: 500 5.5.2
+            S: 421 4.7.0
+            """);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Too_many_commands_before_hello_close_with_421()
+    {
+        var client = new SmtpTestClient(Options with { MaxCommandsBeforeAuth = 2 });
+        await client.ConverseAsync("S: 220\nC: NOOP\nC: NOOP\nC: NOOP\nS: 250\nS: 250\nS: 421 4.7.0");
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task A_too_long_line_gets_500_and_the_session_stays_in_step()
+    {
+        var client = new SmtpTestClient(Options with { MaxLineLength = 100 });
+        await client.ConverseAsync("S: 220\nC: NOOP " + new string('a', 300) + "\nC: NOOP\nS: 500 5.5.2 Line too long\nS: 250 2.0.0");
+
+        // A long line whose end arrives in a later write: its tail is never taken for a command.
+        await client.SendAsync("NOOP " + new string('b', 200));
+        await client.ConverseAsync("S: 500 5.5.2 Line too long");
+        await client.SendAsync(new string('b', 50) + " QUIT\r\nNOOP\r\n");
+        await client.ConverseAsync("S: 250 2.0.0");
+        await client.HangUpAsync();
+    }
+
+    [Fact]
+    public async Task Recipients_beyond_the_limit_get_452()
+    {
+        var client = new SmtpTestClient(Options with { MaxRecipients = 2 });
+        await client.ConverseAsync("""
+            S: 220
+            C: HELO c.test
+            C: MAIL FROM:<a@c.test>
+            C: RCPT TO:<b@mx.test>
+            C: RCPT TO:<c@mx.test>
+            C: RCPT TO:<d@mx.test>
+            S: 250
+            S: 250
+            S: 250
+            S: 250
+            S: 452 4.5.3
+            """);
+        await client.HangUpAsync();
+    }
+
+    [Fact]
+    public async Task Shutdown_lets_the_transaction_finish_then_answers_421()
+    {
+        using var shutdown = new CancellationTokenSource();
+        var client = new SmtpTestClient(Options, shutdownRequested: shutdown.Token);
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nC: MAIL FROM:<a@c.test>\nS: 250\nS: 250");
+        await shutdown.CancelAsync();
+        await client.ConverseAsync("""
+            C: RCPT TO:<b@mx.test>
+            C: DATA
+            S: 250 2.1.5
+            S: 354
+            C: hi
+            C: .
+            C: NOOP
+            S: 250 2.0.0 OK queued
+            S: 421 4.3.2
+            """);
+        await client.ExpectClosedAsync();
+        Assert.Single(client.Handler.Messages);
+    }
+
+    [Fact]
+    public async Task The_shutdown_deadline_answers_421_at_once()
+    {
+        using var deadline = new CancellationTokenSource();
+        var client = new SmtpTestClient(Options, shutdownDeadline: deadline.Token);
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nC: MAIL FROM:<a@c.test>\nS: 250\nS: 250");
+        await deadline.CancelAsync();
+        await client.ConverseAsync("S: 421 4.3.2");
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task The_shutdown_deadline_interrupts_a_pending_decision()
+    {
+        using var deadline = new CancellationTokenSource();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handler = new FakeHandler
+        {
+            RcptGate = async ct =>
+            {
+                entered.SetResult();
+                await Task.Delay(Timeout.Infinite, ct);
+            },
+        };
+        var client = new SmtpTestClient(Options, handler, shutdownDeadline: deadline.Token);
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nC: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>");
+        await entered.Task;
+        await deadline.CancelAsync();
+        await client.ConverseAsync("S: 250\nS: 250 2.1.0\nS: 421 4.3.2");
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task A_greeting_refusal_ends_the_session()
+    {
+        var client = new SmtpTestClient(Options with { GreetingRefusal = new SmtpReply(554, new EnhancedStatusCode(5, 7, 1), "No service") });
+        await client.ConverseAsync("S: 554 5.7.1 No service");
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Lmtp_answers_once_per_accepted_recipient()
+    {
+        var client = new SmtpTestClient(Options with { Lmtp = true });
+        await client.ConverseAsync("""
+            S: 220 mx.test LMTP
+            C: EHLO c.test
+            S: 500
+            C: LHLO c.test
+            S: 250-mx.test
+            S: 250-PIPELINING
+            S: 250-SIZE
+            S: 250-8BITMIME
+            S: 250-SMTPUTF8
+            S: 250-ENHANCEDSTATUSCODES
+            S: 250-CHUNKING
+            S: 250 DSN
+            C: MAIL FROM:<a@c.test>
+            C: RCPT TO:<b@mx.test>
+            C: RCPT TO:<unknown@mx.test>
+            C: RCPT TO:<full@mx.test>
+            C: DATA
+            S: 250
+            S: 250
+            S: 550 5.1.1
+            S: 250
+            S: 354
+            C: hi
+            C: .
+            S: 250 2.0.0 OK queued as Qb
+            S: 452 4.2.2 Mailbox full
+            C: QUIT
+            S: 221
+            """);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task A_client_that_hangs_up_mid_message_aborts_it()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nC: DATA\nS: 250\nS: 250\nS: 354\nC: half a message");
+        await client.HangUpAsync();
+        Assert.Empty(client.Handler.Messages);
+        Assert.Equal(1, client.Handler.Aborted);
+    }
+}
