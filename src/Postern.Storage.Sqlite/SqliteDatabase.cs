@@ -129,11 +129,7 @@ public sealed class SqliteDatabase : IDisposable
         _writeGate.Wait();
         try
         {
-            using var connection = Open();
-            using var tx = connection.BeginTransaction(deferred: false);
-            var result = work(connection, tx);
-            tx.Commit();
-            return result;
+            return RunInTransaction(work);
         }
         finally
         {
@@ -147,16 +143,21 @@ public sealed class SqliteDatabase : IDisposable
         await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            using var connection = Open();
-            using var tx = connection.BeginTransaction(deferred: false);
-            var result = work(connection, tx);
-            tx.Commit();
-            return result;
+            return RunInTransaction(work);
         }
         finally
         {
             _writeGate.Release();
         }
+    }
+
+    private T RunInTransaction<T>(Func<SqliteConnection, SqliteTransaction, T> work)
+    {
+        using var connection = Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var result = work(connection, tx);
+        tx.Commit();
+        return result;
     }
 
     /// <summary>Copies the database into <paramref name="destinationPath"/> with SQLite's online backup (safe while others write).</summary>

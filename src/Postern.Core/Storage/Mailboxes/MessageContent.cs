@@ -1,3 +1,4 @@
+using Postern.Core.IO;
 using Postern.Core.Storage.Blobs;
 
 namespace Postern.Core.Storage.Mailboxes;
@@ -17,68 +18,17 @@ public static class MessageContent
     }
 
     /// <summary>A read-only stream of some bytes in memory followed by another stream.</summary>
-    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyWrapperStream(rest)
     {
         private int _prefixRead;
 
-        public override bool CanRead => true;
+        public override long Length => prefix.Length + Inner.Length;
 
-        public override bool CanSeek => false;
+        public override int Read(Span<byte> buffer) =>
+            _prefixRead < prefix.Length ? CopyPrefix(buffer) : Inner.Read(buffer);
 
-        public override bool CanWrite => false;
-
-        public override long Length => prefix.Length + rest.Length;
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            if (_prefixRead < prefix.Length)
-            {
-                return CopyPrefix(buffer);
-            }
-
-            return rest.Read(buffer);
-        }
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (_prefixRead < prefix.Length)
-            {
-                return ValueTask.FromResult(CopyPrefix(buffer.Span));
-            }
-
-            return rest.ReadAsync(buffer, cancellationToken);
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                rest.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            _prefixRead < prefix.Length ? ValueTask.FromResult(CopyPrefix(buffer.Span)) : Inner.ReadAsync(buffer, cancellationToken);
 
         private int CopyPrefix(Span<byte> buffer)
         {
