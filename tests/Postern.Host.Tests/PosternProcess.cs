@@ -49,6 +49,13 @@ internal sealed class PosternProcess : IDisposable
         }
 
         info.Environment["DOTNET_NOLOGO"] = "1";
+
+        // Tests run in parallel: every listener this build serves binds a free port unless a test says otherwise.
+        foreach (var listener in new[] { "SMTP", "SUBMISSION", "SUBMISSIONS", "LMTP", "HTTPS" })
+        {
+            info.Environment[$"POSTERN__LISTENERS__{listener}__PORT"] = "0";
+        }
+
         if (environment is not null)
         {
             foreach (var (k, v) in environment)

@@ -15,7 +15,14 @@ using Microsoft.Extensions.Logging;
 using Postern.Host.Configuration;
 using Postern.Host.Embedded;
 using Postern.Host.Metrics;
+using Postern.Core.Storage;
+using Postern.Core.Storage.MessageLog;
+using Postern.Mailboxes;
+using Postern.Networking;
 using Postern.Passwords;
+using Postern.Primitives;
+using Postern.Protocols.Smtp.Session;
+using Postern.Server.Smtp;
 using Postern.Tenants;
 
 namespace Postern.Host.Server;
@@ -40,6 +47,8 @@ public sealed partial class PosternServer : IAsyncDisposable
     private ServerCertificates? _certificates;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _maintenanceLoop;
+    private ListenerHost? _smtp;
+    private MessageLogWriter? _messageLog;
 
     public PosternServer(LoadedConfiguration config, TextWriter console, ConfigurationSources sources)
     {
@@ -76,11 +85,13 @@ public sealed partial class PosternServer : IAsyncDisposable
             _web = await StartWebAsync(https, cancellationToken).ConfigureAwait(false);
         }
 
+        _smtp = await StartSmtpAsync(directory, cancellationToken).ConfigureAwait(false);
+
         foreach (var l in _config.Listeners)
         {
             var status = !l.Enabled ? "switched off"
                 : !l.Implemented ? "not available in this build yet"
-                : l.Known.Name == "https" ? "ready" : "ready";
+                : "ready";
             listeners.Add((l, status));
         }
 
@@ -99,6 +110,17 @@ public sealed partial class PosternServer : IAsyncDisposable
         {
             using var bound = new CancellationTokenSource(_config.Options.Server.ShutdownTimeout);
             await _web.StopAsync(bound.Token).ConfigureAwait(false);
+        }
+
+        if (_smtp is not null)
+        {
+            var result = await _smtp.StopAsync(_config.Options.Server.ShutdownTimeout, CancellationToken.None).ConfigureAwait(false);
+            LogSessionsStopped(logger, result.Finished, result.ToldToGo, result.Aborted);
+        }
+
+        if (_messageLog is not null)
+        {
+            await _messageLog.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
@@ -157,6 +179,16 @@ public sealed partial class PosternServer : IAsyncDisposable
         if (_web is not null)
         {
             await _web.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_smtp is not null)
+        {
+            await _smtp.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_messageLog is not null)
+        {
+            await _messageLog.DisposeAsync().ConfigureAwait(false);
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
@@ -244,6 +276,65 @@ public sealed partial class PosternServer : IAsyncDisposable
         return app;
     }
 
+    private async Task<ListenerHost?> StartSmtpAsync(DirectoryService directory, CancellationToken cancellationToken)
+    {
+        var kinds = new Dictionary<string, (SmtpListenerKind Kind, TlsMode Tls)>(StringComparer.Ordinal)
+        {
+            ["smtp"] = (SmtpListenerKind.Mx, TlsMode.StartTls),
+            ["submission"] = (SmtpListenerKind.Submission, TlsMode.StartTls),
+            ["submissions"] = (SmtpListenerKind.Submission, TlsMode.Implicit),
+            ["lmtp"] = (SmtpListenerKind.Lmtp, TlsMode.None),
+        };
+        var enabled = _config.Listeners.Where(l => l.Enabled && kinds.ContainsKey(l.Known.Name)).ToList();
+        if (enabled.Count == 0)
+        {
+            return null;
+        }
+
+        var mail = _storage!.Mail;
+        var options = _config.Options;
+        var resolver = new RecipientResolver(_storage.Directory, new RecipientResolverOptions
+        {
+            Postmaster = options.Server.Postmaster is { } pm ? EmailAddress.Parse(pm) : null,
+        });
+        var guard = new DiskSpaceGuard(DriveInfoDiskSpaceProbe.Instance, _config.DataFolder, options.Storage.MinimumFreeSpaceMegabytes * 1024 * 1024);
+        var delivery = new LocalDeliveryService(resolver, _storage.Directory, mail.Blobs, mail.Mailboxes, new LocalDeliveryOptions(_config.Hostname), guard);
+        _messageLog = new MessageLogWriter(mail.MessageLog);
+        var services = new SmtpServices(resolver, delivery, mail.Blobs, mail.Mailboxes, mail.Queue, _messageLog,
+            new Authenticator(_storage.Directory, new PasswordHasherAdapter(PasswordHasher.Default)), TimeProvider.System);
+        var sessionOptions = new SmtpSessionOptions { Hostname = _config.Hostname };
+        var logger = _loggerFactory!.CreateLogger("Postern.Smtp");
+        var listeners = new List<ListenerService>();
+        foreach (var l in enabled)
+        {
+            var (kind, tls) = kinds[l.Known.Name];
+            var listenerOptions = new ListenerOptions(l.Known.Name)
+            {
+                EndPoints = [new IPEndPoint(l.Address, l.Port)],
+                Tls = tls,
+                ProxyProtocolTrustedNetworks = l.Config.ProxyProtocolFrom.Select(n => IPNetwork.Parse(n)).ToList(),
+                MaxConnections = l.Config.MaxConnections,
+                MaxConnectionsPerAddress = l.Config.MaxConnectionsPerIp,
+                TlsHandshakeTimeout = options.Tls.HandshakeTimeout,
+            };
+            listeners.Add(new ListenerService(listenerOptions, new SmtpConnectionHandler(kind, sessionOptions, services, logger),
+                tls == TlsMode.None ? null : _certificates!.Selector, _loggerFactory.CreateLogger("Postern.Listener")));
+        }
+
+        var host = new ListenerHost(listeners);
+        try
+        {
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ListenerBindException e)
+        {
+            await host.DisposeAsync().ConfigureAwait(false);
+            throw new ConfigurationException([e.Message]);
+        }
+
+        return host;
+    }
+
     private void PrintBanner(DataFolder folder, FirstStart.CreatedAdmin? admin, List<(ResolvedListener Listener, string Status)> listeners, TimeSpan elapsed)
     {
         var o = _console;
@@ -252,7 +343,10 @@ public sealed partial class PosternServer : IAsyncDisposable
         o.WriteLine($"tls: {_certificates!.Description}");
         foreach (var (l, status) in listeners)
         {
-            var endpoint = l.Known.Name == "https" && _web is not null && status == "ready" ? BoundEndpoint(_web) : FormatEndpoint(l.Address, l.Port);
+            var bound = _smtp?.Listeners.FirstOrDefault(s => s.Options.Name == l.Known.Name)?.EndPoints.FirstOrDefault();
+            var endpoint = l.Known.Name == "https" && _web is not null && status == "ready" ? BoundEndpoint(_web)
+                : bound is not null ? FormatEndpoint(bound.Address, bound.Port)
+                : FormatEndpoint(l.Address, l.Port);
             o.WriteLine($"listener {l.Known.Name,-12} {endpoint,-24} {status}");
         }
 
@@ -336,6 +430,9 @@ public sealed partial class PosternServer : IAsyncDisposable
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "Blob files left by an interrupted write removed: {Count}")]
     private static partial void LogOrphansSwept(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "SMTP sessions at stop: {Finished} finished, {ToldToGo} told to go (421 4.3.2), {Aborted} aborted")]
+    private static partial void LogSessionsStopped(ILogger logger, int finished, int toldToGo, int aborted);
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "Reload refused, keeping the running configuration: {Problem}")]
     private static partial void LogReloadFailed(ILogger logger, string problem);

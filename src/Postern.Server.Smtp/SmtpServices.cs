@@ -1,0 +1,32 @@
+using Postern.Core.Storage.Blobs;
+using Postern.Core.Storage.Mailboxes;
+using Postern.Core.Storage.MessageLog;
+using Postern.Core.Storage.Queue;
+using Postern.Mailboxes;
+using Postern.Tenants;
+
+namespace Postern.Server.Smtp;
+
+/// <summary>What the SMTP listeners need from the services layer (shared by all sessions).</summary>
+public sealed record SmtpServices(
+    RecipientResolver Resolver,
+    LocalDeliveryService Delivery,
+    IBlobStore Blobs,
+    IMailboxStore Mailboxes,
+    IQueueStore Queue,
+    MessageLogWriter MessageLog,
+    Authenticator Authenticator,
+    TimeProvider Time);
+
+/// <summary>What kind of SMTP listener a connection arrived on.</summary>
+public enum SmtpListenerKind
+{
+    /// <summary>Port 25: mail from the internet for our domains; STARTTLS offered; no relaying.</summary>
+    Mx,
+
+    /// <summary>Port 587 (STARTTLS) or 465 (implicit TLS): authenticated users sending mail anywhere.</summary>
+    Submission,
+
+    /// <summary>LMTP (RFC 2033): a trusted MTA in front hands over mail for local mailboxes.</summary>
+    Lmtp,
+}
