@@ -196,4 +196,63 @@ public sealed class SmtpEndToEndTests : IDisposable
         server.Signal(Signals.SIGTERM);
         Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
+
+    [Fact]
+    public async Task An_account_added_by_the_command_line_during_smtp_load_is_accepted_without_lock_errors()
+    {
+        await SetUpDirectoryAsync();
+        using var server = StartServer();
+        await server.WaitReadyAsync();
+        var port = server.ListenerPort("smtp").ToString(System.Globalization.CultureInfo.InvariantCulture);
+        const string load = """
+            import smtplib, sys, threading, time
+            port = int(sys.argv[1]); stop = time.time() + float(sys.argv[2]); results = {"ok": 0, "bad": []}
+            def worker(n):
+                while time.time() < stop:
+                    try:
+                        with smtplib.SMTP("127.0.0.1", port) as s:
+                            s.sendmail("load@remote.test", ["alice@example.com"], "Subject: load %d\r\n\r\nbody\r\n" % n)
+                            results["ok"] += 1
+                    except Exception as e:
+                        results["bad"].append(repr(e))
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+            [t.start() for t in threads]; [t.join() for t in threads]
+            print("ok", results["ok"], "bad", len(results["bad"]), results["bad"][:3])
+            """;
+        var file = Path.Combine(Path.GetTempPath(), "postern-load-" + Guid.NewGuid().ToString("N") + ".py");
+        await File.WriteAllTextAsync(file, load);
+        try
+        {
+            var loadRun = RunToolAsync("/usr/bin/python3", file, port, "6");
+            await Task.Delay(500); // let the load start
+            var (code, stdout, stderr) = await PosternProcess.RunAsync("account", "add", "carol@example.com", "--password", "Carol-Secret-1", "--data", _data.Path);
+            Assert.True(code == 0, stdout + stderr);
+            Assert.DoesNotContain("locked", stdout + stderr, StringComparison.OrdinalIgnoreCase);
+
+            // The running server honours the change (its cache polls the directory's change stamp every 250 ms).
+            var accepted = false;
+            for (var attempt = 0; attempt < 100 && !accepted; attempt++)
+            {
+                var probe = await RunToolAsync("/usr/bin/swaks", "--server", "127.0.0.1:" + port, "--from", "x@remote.test", "--to", "carol@example.com", "--quit-after", "RCPT");
+                accepted = probe.Output.Contains("250 2.1.5", StringComparison.Ordinal);
+                if (!accepted)
+                {
+                    await Task.Delay(100);
+                }
+            }
+
+            Assert.True(accepted, "the new account was never accepted at RCPT");
+            var (loadCode, loadOutput) = await loadRun;
+            Assert.True(loadCode == 0, loadOutput);
+            Assert.Matches(@"ok [1-9]\d* bad 0 ", loadOutput);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
+        server.Signal(Signals.SIGTERM);
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.DoesNotContain("database is locked", server.Stdout + server.Stderr, StringComparison.OrdinalIgnoreCase);
+    }
 }
