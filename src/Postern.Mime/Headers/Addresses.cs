@@ -119,7 +119,7 @@ public static class AddressParser
                     comments.Add(ContentType.SkipComment(s, ref i).Trim());
                     continue;
                 case '"':
-                    words.Add((ReadQuoted(s, ref i), true));
+                    words.Add((HeaderText.ReadQuoted(s, ref i), true));
                     continue;
                 case '<':
                     return ParseAngle(s, ref i, words, comments);
@@ -204,7 +204,7 @@ public static class AddressParser
 
             if (c == '"')
             {
-                sb.Append('"').Append(ReadQuoted(s, ref i).Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)).Append('"');
+                sb.Append('"').Append(HeaderText.ReadQuoted(s, ref i).Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)).Append('"');
                 continue;
             }
 
@@ -237,7 +237,7 @@ public static class AddressParser
             }
             else if (c == '"')
             {
-                trailing.Add((ReadQuoted(s, ref i), true));
+                trailing.Add((HeaderText.ReadQuoted(s, ref i), true));
             }
             else if (c is ' ' or '\t' or '\r' or '\n')
             {
@@ -324,30 +324,6 @@ public static class AddressParser
         var joined = string.Join(' ', words.Select(w => w.Text));
         var decoded = HeaderText.DecodeEncodedWords(joined);
         return NullIfEmpty(words.Count == 1 && words[0].Quoted ? decoded : decoded.Trim());
-    }
-
-    private static string ReadQuoted(string s, ref int i)
-    {
-        i++;
-        var sb = new StringBuilder();
-        while (i < s.Length)
-        {
-            var c = s[i++];
-            if (c == '\\' && i < s.Length)
-            {
-                sb.Append(s[i++]);
-                continue;
-            }
-
-            if (c == '"')
-            {
-                break;
-            }
-
-            sb.Append(c);
-        }
-
-        return sb.ToString();
     }
 
     private static string? NullIfEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;

@@ -232,7 +232,7 @@ public sealed class ContentType
             string value;
             if (i < s.Length && s[i] == '"')
             {
-                value = ReadQuoted(s, ref i);
+                value = HeaderText.ReadQuoted(s, ref i);
             }
             else if (string.CompareOrdinal(s, i, "=?", 0, 2) == 0)
             {
@@ -293,30 +293,6 @@ public sealed class ContentType
         }
 
         return Join(sections);
-    }
-
-    private static string ReadQuoted(string s, ref int i)
-    {
-        i++;
-        var sb = new StringBuilder();
-        while (i < s.Length)
-        {
-            var c = s[i++];
-            if (c == '\\' && i < s.Length)
-            {
-                sb.Append(s[i++]);
-                continue;
-            }
-
-            if (c == '"')
-            {
-                break;
-            }
-
-            sb.Append(c);
-        }
-
-        return sb.ToString();
     }
 
     private static List<MimeParameter> Join(List<Section> sections)

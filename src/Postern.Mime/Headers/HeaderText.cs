@@ -243,4 +243,32 @@ public static class HeaderText
         text = sb.ToString();
         return true;
     }
+
+    /// <summary>
+    /// Reads a quoted-string whose opening quote is at <paramref name="i"/>: returns its content with
+    /// quoted-pairs undone and leaves <paramref name="i"/> after the closing quote (or at the end when it is missing).
+    /// </summary>
+    internal static string ReadQuoted(string s, ref int i)
+    {
+        i++;
+        var sb = new StringBuilder();
+        while (i < s.Length)
+        {
+            var c = s[i++];
+            if (c == '\\' && i < s.Length)
+            {
+                sb.Append(s[i++]);
+                continue;
+            }
+
+            if (c == '"')
+            {
+                break;
+            }
+
+            sb.Append(c);
+        }
+
+        return sb.ToString();
+    }
 }
