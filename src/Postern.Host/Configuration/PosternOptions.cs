@@ -59,7 +59,7 @@ public sealed class ListenerConfig
 
     public int MaxConnections { get; set; } = 1000;
 
-    public int MaxConnectionsPerIp { get; set; } = 20;
+    public int MaxConnectionsPerIp { get; set; } = 50;
 }
 
 public sealed class TlsOptions
