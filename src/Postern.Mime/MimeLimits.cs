@@ -37,4 +37,11 @@ public sealed record MimeParserOptions
     /// <summary>Charset assumed for text without a declared charset and for undeclared 8-bit header bytes
     /// that are not valid UTF-8. Windows-1252 unless changed.</summary>
     public string FallbackCharset { get; init; } = "windows-1252";
+
+    /// <summary>
+    /// Also decode every leaf body while parsing (a full parse) and record what its decoding tolerated on
+    /// the entity: <see cref="MimeDefect.InvalidBase64"/>, <see cref="MimeDefect.InvalidQuotedPrintable"/>,
+    /// <see cref="MimeDefect.UnknownCharset"/>. Off by default: a structure parse decodes nothing.
+    /// </summary>
+    public bool CheckContent { get; init; }
 }

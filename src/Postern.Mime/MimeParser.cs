@@ -22,7 +22,13 @@ public static class MimeParser
             {
                 MimeReader.Read(data.Span, ref builder, options);
                 builder.Finish();
-                return new MimeMessage(builder.Root!, options);
+                var message = new MimeMessage(builder.Root!, options);
+                if (options.CheckContent)
+                {
+                    RecordContentDefects(message);
+                }
+
+                return message;
             }
             finally
             {
@@ -35,6 +41,33 @@ public static class MimeParser
             var root = new MimeEntity(data, 0, 1, 0, null) { HeaderEnd = 0, BodyStart = 0, End = data.Length, Kind = MimeBodyKind.Leaf };
             root.AddDefect(MimeDefect.InternalError, 0);
             return new MimeMessage(root, options);
+        }
+    }
+
+    /// <summary>Decodes every leaf body once and lists on its entity what the decoding tolerated.</summary>
+    private static void RecordContentDefects(MimeMessage message)
+    {
+        foreach (var entity in message.Entities)
+        {
+            if (entity.Kind != MimeBodyKind.Leaf)
+            {
+                continue;
+            }
+
+            entity.GetContent(out var transfer);
+            if (transfer != MimeDefect.None)
+            {
+                entity.AddDefect(transfer, entity.BodyStart);
+            }
+
+            if (entity.ContentType.IsText)
+            {
+                entity.GetText(out var charset);
+                if (charset != MimeDefect.None)
+                {
+                    entity.AddDefect(charset, entity.BodyStart);
+                }
+            }
         }
     }
 

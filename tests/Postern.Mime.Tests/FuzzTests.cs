@@ -68,6 +68,15 @@ public class FuzzTests
     public void Random_MIME_like_token_soup_parses_totally() =>
         Check.One(Runs, Prop.ForAll(MimeLike().ToArbitrary(), ParseIsTotal));
 
+    [Fact]
+    public void A_full_parse_with_content_checks_is_total_and_still_round_trips() =>
+        Check.One(Runs, Prop.ForAll(MimeLike().ToArbitrary(), input =>
+        {
+            var before = MimeParser.InternalErrorCount;
+            var m = MimeParser.Parse(input, new MimeParserOptions { CheckContent = true });
+            return m.ToArray().AsSpan().SequenceEqual(input) && MimeParser.InternalErrorCount == before;
+        }));
+
     private static readonly Lazy<byte[][]> Samples = new(() =>
         Corpus.StalwartMessages().Concat(Corpus.SpamAssassinMessages().Where((_, i) => i % 40 == 0)).Select(File.ReadAllBytes).ToArray());
 
