@@ -5,6 +5,7 @@ using System.Text;
 using Postern.Core.Storage;
 using Postern.Core.Storage.Blobs;
 using Postern.Core.Storage.Mailboxes;
+using Postern.Core.Storage.Queue;
 using Postern.Core.Tenants;
 using Postern.Primitives;
 using Postern.Tenants;
@@ -56,7 +57,19 @@ public sealed record LocalRecipientResult(
     string Detail,
     IReadOnlyList<StoredCopy> Copies,
     IReadOnlyList<EmailAddress> Remote,
-    IReadOnlyList<EmailAddress> Relay);
+    IReadOnlyList<EmailAddress> Relay)
+{
+    /// <summary>
+    /// The delivery-queue rows for what the expansion reached elsewhere: remote addresses grouped by their
+    /// domain, relay-domain recipients by <see cref="RelayDestination"/> (the customer's servers).
+    /// </summary>
+    public IEnumerable<NewQueueRecipient> QueueRecipients(DsnNotify notify = DsnNotify.None, string? originalRecipient = null) =>
+        Remote.Select(a => new NewQueueRecipient(a.ToString(), a.Domain.Ascii, notify, originalRecipient))
+            .Concat(Relay.Select(a => new NewQueueRecipient(a.ToString(), RelayDestination(a.Domain), notify, originalRecipient)));
+
+    /// <summary>The queue's destination key for a relay domain's recipients.</summary>
+    public static string RelayDestination(DomainName domain) => "relay:" + domain.Ascii;
+}
 
 public sealed record LocalDeliveryOptions(string Hostname)
 {

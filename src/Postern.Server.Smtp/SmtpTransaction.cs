@@ -143,8 +143,7 @@ internal sealed partial class SmtpTransaction(SmtpListenerKind kind, ConnectionC
             else
             {
                 var result = await services.Delivery.DeliverAsync(blob, envelope, address, cancellationToken).ConfigureAwait(false);
-                remote.AddRange(result.Remote.Select(a => new NewQueueRecipient(a.ToString(), a.Domain.Ascii, ToQueueNotify(parameters.Notify), parameters.OriginalRecipient)));
-                remote.AddRange(result.Relay.Select(a => new NewQueueRecipient(a.ToString(), "relay:" + a.Domain.Ascii, ToQueueNotify(parameters.Notify), parameters.OriginalRecipient)));
+                remote.AddRange(result.QueueRecipients(ToQueueNotify(parameters.Notify), parameters.OriginalRecipient));
                 reply = result.Status switch
                 {
                     LocalDeliveryStatus.Delivered => SmtpReplies.Queued(queueId),

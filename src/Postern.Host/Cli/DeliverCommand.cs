@@ -97,8 +97,7 @@ public static class DeliverCommand
             {
                 var result = await delivery.DeliverAsync(blob, envelope, recipient, token).ConfigureAwait(false);
                 results.Add(new DeliveredRecipient(recipient.ToString(), result.Status, result.Detail, result.Copies.Count));
-                remote.AddRange(result.Remote.Select(a => new NewQueueRecipient(a.ToString(), a.Domain.Ascii)));
-                remote.AddRange(result.Relay.Select(a => new NewQueueRecipient(a.ToString(), "relay:" + a.Domain.Ascii)));
+                remote.AddRange(result.QueueRecipients());
                 exit = Math.Max(exit, result.Status switch
                 {
                     LocalDeliveryStatus.Delivered => ExitCodes.Ok,
