@@ -119,6 +119,7 @@ public class ResolverTests
         var result = await resolver.ResolveAsync("example.com", DnsRecordType.A);
 
         Assert.Equal(DnsStatus.Timeout, result.Status);
+        await WaitForCountAsync(() => server.UdpQueries, 2);
         Assert.Equal(2, server.UdpQueries);
     }
 
@@ -195,6 +196,7 @@ public class ResolverTests
         var result = await resolver.ResolveAsync("example.com", DnsRecordType.TXT);
 
         Assert.Equal(DnsStatus.Timeout, result.Status);
+        await WaitForCountAsync(() => server.TcpQueries, 1);
         Assert.Equal(1, server.TcpQueries);
         never.SetResult([]);
     }
@@ -545,5 +547,18 @@ public class ResolverTests
         Assert.Equal((3, 1, 1), (tlsa.CertificateUsage, tlsa.Selector, tlsa.MatchingType));
         Assert.Equal(hash, tlsa.CertificateAssociationData);
         Assert.Equal("_25._tcp.mx.example.com", server.Received.Single().Message.Questions[0].Name);
+    }
+
+    /// <summary>
+    /// The fake server counts a query once its receive loop has read it, which on a loaded machine can come
+    /// after the resolver's short timeout: wait for the count (the guard only stops a test that would hang).
+    /// </summary>
+    private static async Task WaitForCountAsync(Func<int> count, int expected)
+    {
+        var guard = DateTime.UtcNow.AddSeconds(10);
+        while (count() < expected && DateTime.UtcNow < guard)
+        {
+            await Task.Delay(10);
+        }
     }
 }
