@@ -21,15 +21,33 @@ public enum DataDefects
     TooBig = 8,
 }
 
+/// <summary>What the session does with a bare CR or LF inside DATA.</summary>
+public enum BareLineEndHandling
+{
+    /// <summary>
+    /// As Postfix 3.9's <c>smtpd_forbid_bare_newline = normalize</c>: a bare LF or CR ends a line, which is
+    /// stored with CRLF, but never ends the message (a dot line after it is content). The default.
+    /// </summary>
+    Normalize = 0,
+
+    /// <summary>The message is refused with 550 5.5.2.</summary>
+    Reject = 1,
+}
+
 /// <summary>
 /// Decodes the DATA stream (RFC 5321 §4.5.2): removes the leading dot of dot-stuffed lines and stops at
-/// <c>CRLF . CRLF</c>, and only there: a dot line after a bare LF or CR is message content, and the bare
-/// line end is reported so the message can be refused. Stateful across reads; consumes everything it is
-/// given except a few bytes at a line start that cannot be judged yet. Past the size limit it keeps
-/// consuming to the end without writing, so the session can answer 552 and stay in step.
+/// <c>CRLF . CRLF</c>, and only there: a dot line after a bare LF or CR is message content (SMTP smuggling
+/// cannot end a message early), and the bare line end is reported so the message can be refused; with
+/// <paramref name="normalize"/> the bare line end is written as CRLF, so the stored message has none.
+/// Stateful across reads; consumes everything it is given except a few bytes at a line start that cannot
+/// be judged yet. Past the size limit it keeps consuming to the end without writing, so the session can
+/// answer 552 and stay in step.
 /// </summary>
-public sealed class DataDecoder(long maxSize)
+public sealed class DataDecoder(long maxSize, bool normalize = false)
 {
+    private static readonly byte[] LineFeed = [(byte)'\n'];
+    private static readonly byte[] CrLf = [(byte)'\r', (byte)'\n'];
+
     private const int MaxLineOctets = 998;
     private bool _atLineStart = true;
     private bool _lastWasCr;
@@ -97,7 +115,7 @@ public sealed class DataDecoder(long maxSize)
             {
                 if (_lastWasCr && span.Length > 0)
                 {
-                    Defects |= DataDefects.BareCarriageReturn;
+                    BareCarriageReturn(output);
                 }
 
                 _lastWasCr = false;
@@ -108,36 +126,42 @@ public sealed class DataDecoder(long maxSize)
                 continue;
             }
 
-            if (stop > 0 && _lastWasCr)
+            var c = span[stop];
+            if (_lastWasCr && !(stop == 0 && c == (byte)'\n'))
             {
-                Defects |= DataDefects.BareCarriageReturn;
+                // The CR before this was not followed by LF.
+                BareCarriageReturn(output);
                 _lastWasCr = false;
             }
 
-            var c = span[stop];
-            Emit(span[..(stop + 1)], output);
+            var bareLf = c == (byte)'\n' && !_lastWasCr;
+            if (bareLf && normalize)
+            {
+                Emit(span[..stop], output);
+                Emit(CrLf, output);
+            }
+            else
+            {
+                Emit(span[..(stop + 1)], output);
+            }
+
             _lineLength += stop;
             CheckLineLength();
             reader.Advance(stop + 1);
             if (c == (byte)'\r')
             {
-                if (_lastWasCr)
-                {
-                    Defects |= DataDefects.BareCarriageReturn;
-                }
-
                 _lastWasCr = true;
                 continue;
             }
 
             // LF
-            if (_lastWasCr || (stop > 0 && span[stop - 1] == (byte)'\r'))
+            if (bareLf)
             {
-                _atLineStart = true;
+                Defects |= DataDefects.BareLineFeed;
             }
             else
             {
-                Defects |= DataDefects.BareLineFeed;
+                _atLineStart = true;
             }
 
             _lastWasCr = false;
@@ -145,6 +169,18 @@ public sealed class DataDecoder(long maxSize)
         }
 
         return Completed;
+    }
+
+    /// <summary>A CR was not followed by LF: flagged, and completed to CRLF when normalising.</summary>
+    private void BareCarriageReturn(IBufferWriter<byte> output)
+    {
+        Defects |= DataDefects.BareCarriageReturn;
+        if (normalize)
+        {
+            Emit(LineFeed, output);
+        }
+
+        _lineLength = 0;
     }
 
     private void CheckLineLength()

@@ -155,9 +155,73 @@ public static class SmtpCommandParser
             return Fail(verb, SmtpReplies.BadArguments($"{verb.ToString().ToUpperInvariant()} requires a domain name or address literal"));
         }
 
-        // Clients send all sorts of names; keep the first word, as Postfix does, and let policy judge it.
+        // Clients send all sorts of names; keep the first word, as Postfix does, and let policy judge it,
+        // but the word itself must be a domain name or an address literal (RFC 5321 §4.1.1.1).
         var end = name.IndexOf(' ', StringComparison.Ordinal);
-        return new SmtpCommand(verb, argument) { ClientName = end < 0 ? name : name[..end] };
+        var clientName = end < 0 ? name : name[..end];
+        if (!IsValidHelloName(clientName))
+        {
+            return Fail(verb, new SmtpReply(501, new EnhancedStatusCode(5, 5, 2), "Invalid HELO/EHLO name: a domain name or address literal is required"));
+        }
+
+        return new SmtpCommand(verb, argument) { ClientName = clientName };
+    }
+
+    /// <summary>
+    /// A domain (labels of letters, digits, hyphens and, as real clients send them, underscores; UTF-8
+    /// letters for SMTPUTF8 clients; an optional final dot) or an address literal ([IPv4], [IPv6:...], or a
+    /// general literal tag:content). What it rejects: empty labels, punctuation, unbalanced brackets.
+    /// </summary>
+    public static bool IsValidHelloName(string name)
+    {
+        if (name.Length is 0 or > 255)
+        {
+            return false;
+        }
+
+        if (name[0] == '[')
+        {
+            if (name[^1] != ']' || name.Length < 3)
+            {
+                return false;
+            }
+
+            var inner = name[1..^1];
+            if (inner.StartsWith("IPv6:", StringComparison.OrdinalIgnoreCase))
+            {
+                return System.Net.IPAddress.TryParse(inner[5..], out var v6) && v6.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+            }
+
+            if (System.Net.IPAddress.TryParse(inner, out var v4) && v4.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && inner.Count(c => c == '.') == 3)
+            {
+                return true;
+            }
+
+            // General-address-literal: Standardized-tag ":" 1*dcontent (printable ASCII but [ \ ]).
+            var colon = inner.IndexOf(':', StringComparison.Ordinal);
+            return colon > 0 && colon < inner.Length - 1
+                && inner[..colon].All(c => char.IsAsciiLetterOrDigit(c) || c == '-')
+                && inner[(colon + 1)..].All(c => c is >= '!' and <= '~' and not '[' and not '\\' and not ']');
+        }
+
+        var labels = (name[^1] == '.' ? name[..^1] : name).Split('.');
+        foreach (var label in labels)
+        {
+            if (label.Length is 0 or > 63)
+            {
+                return false;
+            }
+
+            foreach (var c in label)
+            {
+                if (!(char.IsAsciiLetterOrDigit(c) || c == '-' || c == '_' || (c > 0x7f && char.IsLetterOrDigit(c))))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
     }
 
     private static SmtpCommand ParseMail(string argument, SmtpCommandLimits limits)

@@ -7,11 +7,11 @@ namespace Postern.Protocols.Smtp.Tests;
 
 public sealed class DataDecoderTests
 {
-    private static (string Message, DataDefects Defects, bool Done, long Consumed) Decode(string wire, long max = 1_000_000, bool oneBytePerSegment = false)
+    private static (string Message, DataDefects Defects, bool Done, long Consumed) Decode(string wire, long max = 1_000_000, bool oneBytePerSegment = false, bool normalize = false)
     {
         var bytes = Encoding.UTF8.GetBytes(wire);
         var sequence = oneBytePerSegment ? Segments.OneBytePerSegment(bytes) : new ReadOnlySequence<byte>(bytes);
-        var decoder = new DataDecoder(max);
+        var decoder = new DataDecoder(max, normalize);
         var output = new ArrayBufferWriter<byte>();
         var reader = new SequenceReader<byte>(sequence);
         var done = decoder.Decode(ref reader, output);
@@ -46,6 +46,44 @@ public sealed class DataDecoderTests
         Assert.True(done);
         Assert.True(defects.HasFlag(expected), defects.ToString());
         Assert.Contains("MAIL FROM:<evil@x>", message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("a\nb\r\n.\r\n", "a\r\nb\r\n", DataDefects.BareLineFeed)]
+    [InlineData("a\rb\r\n.\r\n", "a\r\nb\r\n", DataDefects.BareCarriageReturn)]
+    [InlineData("a\r\r\nb\r\n.\r\n", "a\r\n\r\nb\r\n", DataDefects.BareCarriageReturn)]
+    [InlineData("a\n.\r\nMAIL FROM:<evil@x>\r\n.\r\n", "a\r\n.\r\nMAIL FROM:<evil@x>\r\n", DataDefects.BareLineFeed)]
+    [InlineData("a\r\n.\nMAIL FROM:<evil@x>\r\n.\r\n", "a\r\n\r\nMAIL FROM:<evil@x>\r\n", DataDefects.BareLineFeed)]
+    [InlineData("end\r\n\n.\n\r\n.\r\n", "end\r\n\r\n.\r\n\r\n", DataDefects.BareLineFeed)]
+    public void Normalising_stores_crlf_for_bare_line_ends_but_never_ends_the_message_there(string wire, string expected, DataDefects defects)
+    {
+        foreach (var split in new[] { false, true })
+        {
+            var (message, actual, done, _) = Decode(wire, oneBytePerSegment: split, normalize: true);
+            Assert.True(done);
+            Assert.Equal(expected, message);
+            Assert.Equal(defects, actual);
+        }
+    }
+
+    [Fact]
+    public void Normalised_output_never_holds_a_bare_cr_or_lf()
+    {
+        Check.QuickThrowOnFailure(Prop.ForAll(
+            Gen.ListOf(Gen.Elements("a", ".", "\r", "\n", "\r\n", "..", "x\r\n.\r\n")).Select(parts => string.Concat(parts) + "\r\n.\r\n").ToArbitrary(),
+            wire =>
+            {
+                var (message, _, _, _) = Decode(wire, normalize: true);
+                for (var i = 0; i < message.Length; i++)
+                {
+                    if ((message[i] == '\r' && (i + 1 == message.Length || message[i + 1] != '\n')) || (message[i] == '\n' && (i == 0 || message[i - 1] != '\r')))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            }));
     }
 
     [Fact]

@@ -8,6 +8,21 @@ namespace Postern.Protocols.Smtp.Session;
 /// </summary>
 public interface ISmtpSessionHandler
 {
+    /// <summary>
+    /// Before the greeting. <paramref name="talkedBeforeGreeting"/> is true when the client sent data during
+    /// <see cref="SmtpSessionOptions.GreetingDelay"/> (the session then refuses it whatever this returns).
+    /// Null greets the client; a reply (554 5.7.1, 421 4.7.0 ...) is sent instead of the greeting and the session ends.
+    /// </summary>
+    ValueTask<SmtpReply?> OnConnectAsync(bool talkedBeforeGreeting, CancellationToken cancellationToken) => ValueTask.FromResult<SmtpReply?>(null);
+
+    /// <summary>
+    /// A handler call or the spool failed with <paramref name="exception"/>. The session has answered (or will
+    /// answer at the end of the message) 451 4.3.0 and goes on; this is where the failure gets logged.
+    /// </summary>
+    void OnFailure(Exception exception)
+    {
+    }
+
     /// <summary>HELO, EHLO or LHLO. Null accepts the client; a reply refuses it (the session stays before hello).</summary>
     ValueTask<SmtpReply?> OnHelloAsync(string clientName, bool extended, CancellationToken cancellationToken);
 

@@ -46,6 +46,7 @@ public sealed class SmtpServerSession
     private MailParameters? _mailParameters;
     private int _rcptAttempts;
     private IMessageSink? _sink;
+    private bool _sinkFailed;
     private DataDecoder? _decoder;
     private bool _bdatUsed;
     private long _bdatTotal;
@@ -143,6 +144,15 @@ public sealed class SmtpServerSession
             return;
         }
 
+        var talkedFirst = _options.GreetingDelay > TimeSpan.Zero && await TalksBeforeGreetingAsync(deadline).ConfigureAwait(false);
+        var connectRefusal = await _handler.OnConnectAsync(talkedFirst, deadline).ConfigureAwait(false);
+        if (talkedFirst || connectRefusal is not null)
+        {
+            Send(connectRefusal ?? new SmtpReply(554, new EnhancedStatusCode(5, 5, 1), $"{_options.Hostname} protocol error: talking before the greeting"));
+            await FlushAsync(deadline).ConfigureAwait(false);
+            return;
+        }
+
         Send(new SmtpReply(220, null, $"{_options.Hostname} {(_options.Lmtp ? "LMTP" : "ESMTP")} Postern"));
         await FlushAsync(deadline).ConfigureAwait(false);
         while (_state != SessionState.Closed)
@@ -198,6 +208,23 @@ public sealed class SmtpServerSession
         }
     }
 
+    /// <summary>
+    /// Waits <see cref="SmtpSessionOptions.GreetingDelay"/> for input before the greeting: a client that
+    /// sends anything then did not wait for the banner (RFC 5321 §4.3.1 says it must).
+    /// </summary>
+    private async ValueTask<bool> TalksBeforeGreetingAsync(CancellationToken deadline)
+    {
+        var input = Transport.Input;
+        using var wait = new CancellationTokenSource(_options.GreetingDelay);
+        using var registration = wait.Token.Register(static state => ((PipeReader)state!).CancelPendingRead(), input);
+        var result = await input.ReadAsync(deadline).ConfigureAwait(false);
+        var talked = !result.Buffer.IsEmpty;
+
+        // Nothing is consumed: a well-behaved client's data (there is none yet) stays for the command loop.
+        input.AdvanceTo(result.Buffer.Start);
+        return talked;
+    }
+
     private async ValueTask<(SequencePosition Next, bool Progressed)> StepAsync(ReadOnlySequence<byte> data, CancellationToken shutdownRequested, CancellationToken ct)
     {
         switch (_state)
@@ -236,13 +263,23 @@ public sealed class SmtpServerSession
                 return (after, true);
         }
 
-        if (_state == SessionState.Auth)
+        try
         {
-            await AuthResponseAsync(line, ct).ConfigureAwait(false);
+            if (_state == SessionState.Auth)
+            {
+                await AuthResponseAsync(line, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                await CommandAsync(SmtpCommandParser.Parse(line, _limits), shutdownRequested, ct).ConfigureAwait(false);
+            }
         }
-        else
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            await CommandAsync(SmtpCommandParser.Parse(line, _limits), shutdownRequested, ct).ConfigureAwait(false);
+            // The handler failed (a store error, a bug): the client may try again later, the session goes on.
+            // Every state change happens after the handler returns, so the state is still consistent.
+            _handler.OnFailure(e);
+            Send(SmtpReplies.LocalError);
         }
 
         return (after, true);
@@ -514,7 +551,7 @@ public sealed class SmtpServerSession
         }
 
         _sink = await _handler.BeginMessageAsync(ct).ConfigureAwait(false);
-        _decoder = new DataDecoder(_options.MaxMessageSize);
+        _decoder = new DataDecoder(_options.MaxMessageSize, _options.BareLineEnds == BareLineEndHandling.Normalize);
         _state = SessionState.Data;
         Send(SmtpReplies.StartData);
     }
@@ -524,7 +561,7 @@ public sealed class SmtpServerSession
         var done = Decode(data, out var after, out var consumed);
         if (_scratch.WrittenCount > 0)
         {
-            await _sink!.WriteAsync(_scratch.WrittenMemory, ct).ConfigureAwait(false);
+            await WriteToSinkAsync(_scratch.WrittenMemory, ct).ConfigureAwait(false);
         }
 
         if (done)
@@ -584,7 +621,7 @@ public sealed class SmtpServerSession
         {
             foreach (var segment in chunk)
             {
-                await _sink!.WriteAsync(segment, ct).ConfigureAwait(false);
+                await WriteToSinkAsync(segment, ct).ConfigureAwait(false);
             }
 
             _bdatTotal += n;
@@ -632,23 +669,61 @@ public sealed class SmtpServerSession
         await CompleteMessageAsync(DataDefects.None, ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Hands decoded octets to the spool. When the spool fails, the rest of the message is still read (the
+    /// session stays in step with the client) and the message is answered 451 at its end.
+    /// </summary>
+    private async ValueTask WriteToSinkAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        if (_sink is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _sink.WriteAsync(data, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _handler.OnFailure(e);
+            AbortMessage();
+            _sinkFailed = true;
+        }
+    }
+
     private async ValueTask CompleteMessageAsync(DataDefects defects, CancellationToken ct)
     {
-        var sink = _sink!;
+        var sink = _sink;
         _sink = null;
-        if (defects.HasFlag(DataDefects.TooBig))
+        if (_sinkFailed || sink is null)
         {
-            sink.Abort();
-            Send(SmtpReplies.MessageTooBig);
+            SendPerMessage(SmtpReplies.LocalError);
         }
-        else if ((defects & (DataDefects.BareLineFeed | DataDefects.BareCarriageReturn)) != 0)
+        else if (defects.HasFlag(DataDefects.TooBig))
         {
             sink.Abort();
-            Send(BareLineEnd);
+            SendPerMessage(SmtpReplies.MessageTooBig);
+        }
+        else if ((defects & (DataDefects.BareLineFeed | DataDefects.BareCarriageReturn)) != 0 && _options.BareLineEnds == BareLineEndHandling.Reject)
+        {
+            sink.Abort();
+            SendPerMessage(BareLineEnd);
         }
         else
         {
-            var replies = await _handler.EndMessageAsync(sink, defects, ct).ConfigureAwait(false);
+            IReadOnlyList<SmtpReply> replies;
+            try
+            {
+                replies = await _handler.EndMessageAsync(sink, defects, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _handler.OnFailure(e);
+                sink.Abort();
+                replies = [];
+            }
+
             var expected = _options.Lmtp ? _recipients.Count : 1;
             for (var i = 0; i < expected; i++)
             {
@@ -658,6 +733,16 @@ public sealed class SmtpServerSession
 
         _state = SessionState.Transaction;
         ResetTransaction();
+    }
+
+    /// <summary>One reply for the message in SMTP, the same reply for every accepted recipient in LMTP.</summary>
+    private void SendPerMessage(SmtpReply reply)
+    {
+        var count = _options.Lmtp ? Math.Max(1, _recipients.Count) : 1;
+        for (var i = 0; i < count; i++)
+        {
+            Send(reply);
+        }
     }
 
     private void StartTls()
@@ -843,6 +928,7 @@ public sealed class SmtpServerSession
         _recipients.Clear();
         _rcptAttempts = 0;
         _decoder = null;
+        _sinkFailed = false;
         _bdatUsed = false;
         _bdatTotal = 0;
         if (_state is SessionState.Transaction or SessionState.Data or SessionState.BdatChunk)

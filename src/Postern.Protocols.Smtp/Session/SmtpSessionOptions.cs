@@ -48,4 +48,13 @@ public sealed record SmtpSessionOptions
     public bool Dsn { get; init; } = true;
 
     public bool RequireTls { get; init; }
+
+    /// <summary>Bare CR or LF inside DATA: stored as CRLF (the default) or the message refused with 550 5.5.2.</summary>
+    public BareLineEndHandling BareLineEnds { get; init; } = BareLineEndHandling.Normalize;
+
+    /// <summary>
+    /// How long to wait before the greeting, watching for a client that talks first (a spam bot that does
+    /// not wait for the banner): such a client gets 554 5.5.1 and is disconnected. Zero sends the greeting at once.
+    /// </summary>
+    public TimeSpan GreetingDelay { get; init; }
 }

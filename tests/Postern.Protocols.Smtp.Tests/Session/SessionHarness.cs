@@ -56,11 +56,35 @@ internal sealed class FakeHandler : ISmtpSessionHandler
 
     public DataDefects LastDefects { get; private set; }
 
+    /// <summary>When set, this exception is thrown by the matching handler call (to see the session answer 451).</summary>
+    public string? FailOn { get; set; }
+
+    public List<Exception> Failures { get; } = [];
+
+    public bool? TalkedBeforeGreeting { get; private set; }
+
+    public ValueTask<SmtpReply?> OnConnectAsync(bool talkedBeforeGreeting, CancellationToken cancellationToken)
+    {
+        TalkedBeforeGreeting = talkedBeforeGreeting;
+        return ValueTask.FromResult<SmtpReply?>(null);
+    }
+
+    public void OnFailure(Exception exception) => Failures.Add(exception);
+
+    private void MaybeFail(string call)
+    {
+        if (FailOn == call)
+        {
+            throw new InvalidOperationException("simulated store failure in " + call);
+        }
+    }
+
     public ValueTask<SmtpReply?> OnHelloAsync(string clientName, bool extended, CancellationToken cancellationToken) =>
         ValueTask.FromResult(clientName == "refused.example" ? new SmtpReply(550, new EnhancedStatusCode(5, 7, 1), "Go away") : null);
 
     public ValueTask<SmtpReply> OnMailFromAsync(SmtpPath from, MailParameters parameters, CancellationToken cancellationToken)
     {
+        MaybeFail("mail");
         Senders.Add(from.Address);
         return ValueTask.FromResult(from.LocalPart == "blocked" ? new SmtpReply(550, new EnhancedStatusCode(5, 7, 1), "Sender refused") : SmtpReplies.SenderOk);
     }
@@ -70,6 +94,7 @@ internal sealed class FakeHandler : ISmtpSessionHandler
 
     public async ValueTask<SmtpReply> OnRcptToAsync(SmtpPath to, RcptParameters parameters, CancellationToken cancellationToken)
     {
+        MaybeFail("rcpt");
         if (RcptGate is { } gate)
         {
             await gate(cancellationToken);
@@ -93,6 +118,7 @@ internal sealed class FakeHandler : ISmtpSessionHandler
 
     public ValueTask<IReadOnlyList<SmtpReply>> EndMessageAsync(IMessageSink sink, DataDefects defects, CancellationToken cancellationToken)
     {
+        MaybeFail("end");
         LastDefects = defects;
         Messages.Add(Encoding.UTF8.GetString(((Sink)sink).Bytes.ToArray()));
         IReadOnlyList<SmtpReply> replies = _accepted
@@ -127,6 +153,7 @@ internal sealed class FakeHandler : ISmtpSessionHandler
 
         public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
+            owner.MaybeFail("write");
             Bytes.Write(data.Span);
             return ValueTask.CompletedTask;
         }

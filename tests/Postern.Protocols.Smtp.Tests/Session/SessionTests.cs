@@ -285,9 +285,24 @@ public sealed class SessionTests
     }
 
     [Fact]
-    public async Task A_bare_lf_in_data_refuses_the_message_and_nothing_smuggled_runs()
+    public async Task By_default_bare_line_ends_are_stored_as_crlf_and_nothing_smuggled_runs()
     {
         var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nC: DATA\nS: 250\nS: 250\nS: 354");
+        await client.SendAsync("hello\n.\r\nMAIL FROM:<evil@attacker.test>\r\nbare\rcr\r\n.\r\nNOOP\r\n");
+        await client.ConverseAsync("S: 250 2.0.0 OK queued\nS: 250 2.0.0");
+        await client.HangUpAsync();
+
+        // One message: the smuggled "end of data" after a bare LF is content, and no bare CR or LF is stored.
+        Assert.Equal(["hello\r\n.\r\nMAIL FROM:<evil@attacker.test>\r\nbare\r\ncr\r\n"], client.Handler.Messages);
+        Assert.DoesNotContain("evil@attacker.test", client.Handler.Senders);
+        Assert.Equal(DataDefects.BareLineFeed | DataDefects.BareCarriageReturn, client.Handler.LastDefects);
+    }
+
+    [Fact]
+    public async Task A_bare_lf_in_data_refuses_the_message_when_the_setting_is_reject()
+    {
+        var client = new SmtpTestClient(new SmtpSessionOptions { Hostname = "mx.test", MaxMessageSize = 1000, BareLineEnds = BareLineEndHandling.Reject });
         await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nC: DATA\nS: 250\nS: 250\nS: 354");
         await client.SendAsync("hello\n.\r\nMAIL FROM:<evil@attacker.test>\r\n.\r\nNOOP\r\n");
         await client.ConverseAsync("S: 550 5.5.2\nS: 250 2.0.0");
@@ -609,5 +624,95 @@ public sealed class SessionTests
         await client.HangUpAsync();
         Assert.Empty(client.Handler.Messages);
         Assert.Equal(1, client.Handler.Aborted);
+    }
+
+    [Fact]
+    public async Task A_client_that_talks_before_the_greeting_is_refused()
+    {
+        var client = new SmtpTestClient(new SmtpSessionOptions { Hostname = "mx.test", GreetingDelay = TimeSpan.FromSeconds(30) });
+        await client.SendAsync("EHLO bot.test\r\nMAIL FROM:<spam@bot.test>\r\n");
+        Assert.StartsWith("554 5.5.1", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.ExpectClosedAsync();
+        Assert.True(client.Handler.TalkedBeforeGreeting);
+        Assert.Empty(client.Handler.Senders);
+    }
+
+    [Fact]
+    public async Task A_client_that_waits_for_the_greeting_gets_it_after_the_delay()
+    {
+        var client = new SmtpTestClient(new SmtpSessionOptions { Hostname = "mx.test", GreetingDelay = TimeSpan.FromMilliseconds(200) });
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await client.ConverseAsync("S: 220 mx.test ESMTP");
+        Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(150), started.Elapsed.ToString());
+        await client.ConverseAsync("C: HELO c.test\nS: 250 mx.test\nC: QUIT\nS: 221");
+        await client.ExpectClosedAsync();
+        Assert.False(client.Handler.TalkedBeforeGreeting);
+    }
+
+    [Theory]
+    [InlineData("mail")]
+    [InlineData("rcpt")]
+    public async Task A_failing_handler_gets_451_and_the_session_goes_on(string call)
+    {
+        var client = new SmtpTestClient(handler: new FakeHandler { FailOn = call });
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: MAIL FROM:<a@c.test>");
+        if (call == "mail")
+        {
+            await client.ConverseAsync("S: 451 4.3.0\nC: NOOP\nS: 250");
+            client.Handler.FailOn = null;
+            await client.ConverseAsync("C: MAIL FROM:<a@c.test>\nS: 250 2.1.0");
+        }
+        else
+        {
+            await client.ConverseAsync("S: 250 2.1.0\nC: RCPT TO:<b@mx.test>\nS: 451 4.3.0");
+            client.Handler.FailOn = null;
+        }
+
+        await client.ConverseAsync("C: RCPT TO:<b@mx.test>\nS: 250 2.1.5\nC: DATA\nS: 354\nC: hi\nC: .\nS: 250 2.0.0 OK queued\nC: QUIT\nS: 221");
+        await client.ExpectClosedAsync();
+        Assert.Single(client.Handler.Failures);
+        Assert.Equal(["hi\r\n"], client.Handler.Messages);
+    }
+
+    [Theory]
+    [InlineData("write")]
+    [InlineData("end")]
+    public async Task A_spool_failure_during_data_reads_the_message_to_its_end_then_answers_451(string call)
+    {
+        var client = new SmtpTestClient(handler: new FakeHandler { FailOn = call });
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nC: DATA\nS: 250\nS: 250\nS: 354");
+        await client.SendAsync("line one\r\nRSET\r\n.\r\nNOOP\r\n");
+        await client.ConverseAsync("S: 451 4.3.0\nS: 250 2.0.0");
+        await client.ConverseAsync("C: MAIL FROM:<a@c.test>\nS: 250 2.1.0\nC: QUIT\nS: 221");
+        await client.ExpectClosedAsync();
+        Assert.Single(client.Handler.Failures);
+        Assert.Empty(client.Handler.Messages);
+    }
+
+    [Theory]
+    [InlineData("HELO foo@bar.test")]
+    [InlineData("EHLO a..b")]
+    [InlineData("EHLO [1.2.3.4")]
+    [InlineData("EHLO [999.1.1.1]")]
+    [InlineData("HELO <mx.test>")]
+    public async Task Hello_names_that_are_neither_domains_nor_address_literals_get_501(string command)
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync($"S: 220\nC: {command}\nS: 501 5.5.2\nC: MAIL FROM:<a@c.test>\nS: 503 5.5.1");
+        await client.HangUpAsync();
+    }
+
+    [Theory]
+    [InlineData("EHLO mail.example.com")]
+    [InlineData("EHLO [192.0.2.1]")]
+    [InlineData("EHLO [IPv6:2001:db8::1]")]
+    [InlineData("EHLO DESKTOP_7Q2.local.")]
+    [InlineData("EHLO xn--bcher-kva.example")]
+    [InlineData("EHLO bücher.example")]
+    public async Task Ordinary_hello_names_are_accepted(string command)
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync($"S: 220\nC: {command}\nS: 250");
+        await client.HangUpAsync();
     }
 }
