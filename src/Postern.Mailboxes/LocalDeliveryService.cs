@@ -25,7 +25,17 @@ public sealed record DeliveryEnvelope(
     string? ClientHelo = null,
     IPAddress? ClientAddress = null,
     string? ClientHostName = null,
-    string? QueueId = null);
+    string? QueueId = null)
+{
+    /// <summary>The TLS version and cipher the message came over, e.g. "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384".</summary>
+    public string? Tls { get; init; }
+
+    /// <summary>The authenticated sender to name in the Received field (only when the server is configured to).</summary>
+    public string? AuthenticatedUser { get; init; }
+
+    /// <summary>Fields the checks added (Authentication-Results, spam headers ...), placed above our Received field.</summary>
+    public IReadOnlyList<(string Name, string Value)> AddedHeaders { get; init; } = [];
+}
 
 public enum LocalDeliveryStatus
 {
@@ -193,6 +203,11 @@ public sealed class LocalDeliveryService(
         var text = new StringBuilder(256);
         text.Append("Return-Path: <").Append(envelope.ReversePath).Append(">\r\n");
         text.Append("Delivered-To: ").Append(mailbox.ToString()).Append("\r\n");
+        foreach (var (name, value) in envelope.AddedHeaders)
+        {
+            AppendFolded(text, name, value);
+        }
+
         text.Append("Received: ");
         if (envelope.ClientHelo is not null || envelope.ClientAddress is not null)
         {
@@ -204,6 +219,16 @@ public sealed class LocalDeliveryService(
             }
 
             text.Append("\r\n\t");
+        }
+
+        if (envelope.Tls is not null)
+        {
+            text.Append("(using ").Append(Clean(envelope.Tls)).Append(")\r\n\t");
+        }
+
+        if (envelope.AuthenticatedUser is not null)
+        {
+            text.Append("(Authenticated sender: ").Append(Clean(envelope.AuthenticatedUser)).Append(")\r\n\t");
         }
 
         text.Append("by ").Append(options.Hostname).Append(" (").Append(options.Software).Append(") with ").Append(envelope.Protocol);
@@ -236,6 +261,31 @@ public sealed class LocalDeliveryService(
         var inbox = folders.First(f => f.Name.Equals("INBOX", StringComparison.OrdinalIgnoreCase));
         _inboxes[account.Id] = inbox.FolderId;
         return inbox.FolderId;
+    }
+
+    /// <summary>Writes "Name: value" folded at spaces so no line passes 78 characters where it can be helped.</summary>
+    private static void AppendFolded(StringBuilder text, string name, string value)
+    {
+        var line = name.Length + 2;
+        text.Append(name).Append(':');
+        foreach (var word in value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line + 1 + word.Length > 78 && line > name.Length + 2)
+            {
+                text.Append("\r\n\t");
+                line = 1;
+            }
+            else
+            {
+                text.Append(' ');
+                line++;
+            }
+
+            text.Append(word);
+            line += word.Length;
+        }
+
+        text.Append("\r\n");
     }
 
     private static string Clean(string value) => new(value.Where(c => !char.IsControl(c) && c != '(' && c != ')').Take(255).ToArray());

@@ -18,15 +18,22 @@ public sealed partial class SmtpConnectionHandler(SmtpListenerKind kind, SmtpSes
             return;
         }
 
+        var policy = services.Policy;
+        var client = connection.RemoteEndPoint.Address;
+        var greetingTest = kind == SmtpListenerKind.Mx && policy.MxGreetingDelay > TimeSpan.Zero
+            && !policy.IsTrusted(client) && !services.GreetingPasses.HasPassed(client, policy.GreetingPassLifetime);
         var options = baseOptions with
         {
             Lmtp = kind == SmtpListenerKind.Lmtp,
             TlsActive = connection.IsTls,
             StartTlsOffered = kind != SmtpListenerKind.Lmtp && connection.CanStartTls,
-            AuthOffered = kind == SmtpListenerKind.Submission || (kind == SmtpListenerKind.Mx && connection.IsTls),
+
+            // AUTH is offered once TLS is active (at connect on 465, after STARTTLS otherwise).
+            AuthOffered = kind == SmtpListenerKind.Submission || (kind == SmtpListenerKind.Mx && policy.AuthOnMx),
             AuthRequired = kind == SmtpListenerKind.Submission,
+            GreetingDelay = greetingTest ? policy.MxGreetingDelay : TimeSpan.Zero,
         };
-        var transaction = new SmtpTransaction(kind, connection, services, logger);
+        var transaction = new SmtpTransaction(kind, connection, services, logger, greetingTest);
         var session = new SmtpServerSession(options, transaction);
         try
         {

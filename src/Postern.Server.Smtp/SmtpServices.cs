@@ -16,7 +16,15 @@ public sealed record SmtpServices(
     IQueueStore Queue,
     MessageLogWriter MessageLog,
     Authenticator Authenticator,
-    TimeProvider Time);
+    TimeProvider Time)
+{
+    public SmtpPolicy Policy { get; init; } = new();
+
+    /// <summary>The checks run in every session, in order (SPF, filters ... as they are added).</summary>
+    public IReadOnlyList<ISmtpCheck> Checks { get; init; } = [];
+
+    public GreetingPassCache GreetingPasses { get; } = new(Time);
+}
 
 /// <summary>What kind of SMTP listener a connection arrived on.</summary>
 public enum SmtpListenerKind

@@ -1,11 +1,16 @@
 using System.IO.Pipelines;
+using System.Security.Authentication;
 using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Postern.Core.Storage;
 using Postern.Core.Storage.Blobs;
 using Postern.Core.Storage.MessageLog;
 using Postern.Core.Storage.Queue;
+using Postern.Core.Tenants;
 using Postern.Mailboxes;
+using Postern.Mime.Headers;
 using Postern.Networking;
 using Postern.Primitives;
 using Postern.Protocols.Smtp;
@@ -19,32 +24,94 @@ namespace Postern.Server.Smtp;
 /// body goes (streamed into the blob store while it arrives), and the reply at the end of DATA, sent only
 /// after every local copy and queue entry is durable.
 /// </summary>
-internal sealed partial class SmtpTransaction(SmtpListenerKind kind, ConnectionContext connection, SmtpServices services, ILogger logger) : ISmtpSessionHandler
+internal sealed partial class SmtpTransaction : ISmtpSessionHandler
 {
-    private readonly List<(EmailAddress Address, RcptParameters Parameters, bool Relay)> _recipients = [];
-    private string? _helo;
+    private static readonly SmtpReply TooManyHops = new(554, new EnhancedStatusCode(5, 4, 6), "Too many Received header fields: mail loop detected");
+
+    private readonly SmtpListenerKind _kind;
+    private readonly ConnectionContext _connection;
+    private readonly SmtpServices _services;
+    private readonly ILogger _logger;
+    private readonly SmtpCheckContext _context;
+    private readonly List<(EmailAddress Address, RcptParameters Parameters, RecipientRoute Route)> _recipients = [];
+    private readonly bool _greetingTest;
     private SmtpPath? _from;
     private MailParameters? _mail;
-    private string? _user;
+    private Account? _account;
     private BlobSink? _sink;
 
-    public ValueTask<SmtpReply?> OnHelloAsync(string clientName, bool extended, CancellationToken cancellationToken)
+    public SmtpTransaction(SmtpListenerKind kind, ConnectionContext connection, SmtpServices services, ILogger logger, bool greetingTest = false)
     {
-        _helo = clientName;
-        return ValueTask.FromResult<SmtpReply?>(null);
+        _kind = kind;
+        _connection = connection;
+        _services = services;
+        _logger = logger;
+        _greetingTest = greetingTest;
+        _context = new SmtpCheckContext
+        {
+            SessionId = connection.SessionId,
+            Listener = kind,
+            ClientAddress = connection.RemoteEndPoint.Address,
+            ClientTrusted = services.Policy.IsTrusted(connection.RemoteEndPoint.Address),
+        };
+        UpdateTls();
     }
 
-    public ValueTask<SmtpReply> OnMailFromAsync(SmtpPath from, MailParameters parameters, CancellationToken cancellationToken)
+    private SmtpPolicy Policy => _services.Policy;
+
+    private SmtpReply OverQuota => Policy.OverQuotaIsPermanent
+        ? new SmtpReply(552, new EnhancedStatusCode(5, 2, 2), "Mailbox full")
+        : new SmtpReply(452, new EnhancedStatusCode(4, 2, 2), "Mailbox full, try again later");
+
+    public async ValueTask<SmtpReply?> OnConnectAsync(bool talkedBeforeGreeting, CancellationToken cancellationToken)
     {
-        if (!services.Delivery.HasRoomFor(parameters.Size ?? 0))
+        if (talkedBeforeGreeting)
         {
-            return ValueTask.FromResult(SmtpReplies.InsufficientStorage);
+            LogTalkedFirst(_logger, _connection.SessionId, ClientIp);
+            return null;
+        }
+
+        if (_greetingTest)
+        {
+            _services.GreetingPasses.RecordPass(_connection.RemoteEndPoint.Address);
+        }
+
+        return await RunChecksAsync<object>(static (check, context, _, ct) => check.OnConnectAsync(context, ct), null, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<SmtpReply?> OnHelloAsync(string clientName, bool extended, CancellationToken cancellationToken)
+    {
+        _context.Helo = clientName;
+        return await RunChecksAsync<object>(static (check, context, _, ct) => check.OnHelloAsync(context, ct), null, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<SmtpReply> OnMailFromAsync(SmtpPath from, MailParameters parameters, CancellationToken cancellationToken)
+    {
+        if (!_services.Delivery.HasRoomFor(parameters.Size ?? 0))
+        {
+            return SmtpReplies.InsufficientStorage;
+        }
+
+        if (_kind == SmtpListenerKind.Submission && _account is not null && !from.IsNull
+            && !await OwnsAsync(ParsePath(from), cancellationToken).ConfigureAwait(false))
+        {
+            LogSenderNotOwned(_logger, _connection.SessionId, _context.AuthenticatedUser ?? string.Empty, from.Address);
+            return NotOwned(from.Address);
+        }
+
+        _context.ResetTransaction();
+        _context.ReversePath = from.Address;
+        var refusal = await RunChecksAsync<object>(static (check, context, _, ct) => check.OnMailFromAsync(context, ct), null, cancellationToken).ConfigureAwait(false);
+        if (refusal is not null)
+        {
+            _context.ReversePath = null;
+            return refusal;
         }
 
         _from = from;
         _mail = parameters;
         _recipients.Clear();
-        return ValueTask.FromResult(SmtpReplies.SenderOk);
+        return SmtpReplies.SenderOk;
     }
 
     public async ValueTask<SmtpReply> OnRcptToAsync(SmtpPath to, RcptParameters parameters, CancellationToken cancellationToken)
@@ -53,34 +120,36 @@ internal sealed partial class SmtpTransaction(SmtpListenerKind kind, ConnectionC
         ResolvedRecipient resolved;
         if (to.IsPostmaster)
         {
-            resolved = services.Resolver.ResolveBarePostmaster();
+            resolved = _services.Resolver.ResolveBarePostmaster();
             address = resolved.Address;
         }
         else
         {
-            if (to.IsAddressLiteral || !EmailAddress.TryParse(Unquote(to.LocalPart) + "@" + to.Domain, out var parsed, out _))
+            if (to.IsAddressLiteral || ParsePath(to) is not { } parsed)
             {
                 return new SmtpReply(553, new EnhancedStatusCode(5, 1, 3), "Address not accepted here");
             }
 
-            address = parsed!;
-            resolved = await services.Resolver.ResolveAsync(address, cancellationToken).ConfigureAwait(false);
+            address = parsed;
+            resolved = await _services.Resolver.ResolveAsync(address, cancellationToken).ConfigureAwait(false);
         }
 
+        var route = RecipientRoute.Local;
         switch (resolved.Kind)
         {
             case RecipientKind.Unknown when resolved.Domain is null:
-                if (kind == SmtpListenerKind.Submission && _user is not null)
+                // Not ours: only an authenticated submission client may send there. Never an open relay.
+                if (_kind != SmtpListenerKind.Submission || _account is null)
                 {
-                    _recipients.Add((address, parameters, true));
-                    return SmtpReplies.RecipientOk;
+                    return SmtpReplies.RelayDenied;
                 }
 
-                return SmtpReplies.RelayDenied;
+                route = RecipientRoute.Remote;
+                break;
             case RecipientKind.Unknown:
                 return SmtpReplies.NoSuchUser;
             case RecipientKind.Account or RecipientKind.Alias or RecipientKind.CatchAll:
-                var account = await services.Resolver.GetAccountAsync(resolved.AccountId!.Value, cancellationToken).ConfigureAwait(false);
+                var account = await _services.Resolver.GetAccountAsync(resolved.AccountId!.Value, cancellationToken).ConfigureAwait(false);
                 if (account is null)
                 {
                     return SmtpReplies.NoSuchUser;
@@ -93,23 +162,31 @@ internal sealed partial class SmtpTransaction(SmtpListenerKind kind, ConnectionC
 
                 if (account.HasQuota)
                 {
-                    var usage = await services.Mailboxes.GetAccountUsageAsync(account.Id, cancellationToken).ConfigureAwait(false);
+                    var usage = await _services.Mailboxes.GetAccountUsageAsync(account.Id, cancellationToken).ConfigureAwait(false);
                     if (usage.StorageBytes + (_mail?.Size ?? 0) > account.QuotaBytes)
                     {
-                        return new SmtpReply(452, new EnhancedStatusCode(4, 2, 2), "Mailbox full, try again later");
+                        return OverQuota;
                     }
                 }
 
                 break;
         }
 
-        _recipients.Add((address, parameters, false));
+        var recipient = new SmtpCheckRecipient(address, route);
+        var refusal = await RunChecksAsync(static (check, context, r, ct) => check.OnRecipientAsync(context, r!, ct), recipient, cancellationToken).ConfigureAwait(false);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        _context.RecipientList.Add(recipient);
+        _recipients.Add((address, parameters, route));
         return SmtpReplies.RecipientOk;
     }
 
     public ValueTask<IMessageSink> BeginMessageAsync(CancellationToken cancellationToken)
     {
-        _sink = new BlobSink(services.Blobs, cancellationToken);
+        _sink = new BlobSink(_services.Blobs, cancellationToken);
         return ValueTask.FromResult<IMessageSink>(_sink);
     }
 
@@ -127,52 +204,90 @@ internal sealed partial class SmtpTransaction(SmtpListenerKind kind, ConnectionC
             return Repeat(SmtpReplies.InsufficientStorage);
         }
 
+        var header = blobSink.Header;
+        if (header.ReceivedCount > Policy.MaxReceivedHeaders)
+        {
+            LogLoop(_logger, _connection.SessionId, header.ReceivedCount, _from?.Address ?? string.Empty);
+            return Repeat(TooManyHops);
+        }
+
+        if (_kind == SmtpListenerKind.Submission && _account is not null && header.From is { } fromField
+            && await FirstUnownedFromAsync(fromField, cancellationToken).ConfigureAwait(false) is { } stranger)
+        {
+            LogSenderNotOwned(_logger, _connection.SessionId, _context.AuthenticatedUser ?? string.Empty, stranger);
+            return Repeat(NotOwned(stranger));
+        }
+
+        var message = new SmtpCheckMessage(blob, _services.Blobs, header);
+        var refusal = await RunChecksAsync(static (check, context, m, ct) => check.OnMessageAsync(context, m!, ct), message, cancellationToken).ConfigureAwait(false);
+        if (refusal is not null)
+        {
+            LogRefusedByCheck(_logger, _connection.SessionId, refusal.ToString().Trim());
+            return Repeat(refusal);
+        }
+
+        return await RouteAsync(blob, header, defects, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The routing step after acceptance: local recipients go into mailboxes (and what their expansion reaches
+    /// elsewhere, into the queue); remote recipients of authenticated clients go into the queue.
+    /// </summary>
+    private async Task<IReadOnlyList<SmtpReply>> RouteAsync(BlobInfo blob, HeaderScanner header, DataDefects defects, CancellationToken cancellationToken)
+    {
         var queueId = NewQueueId();
-        var envelope = new DeliveryEnvelope(_from?.Address ?? string.Empty, Protocol(), _helo, connection.RemoteEndPoint.Address, null, queueId);
+        var tls = TlsDescription();
+        var envelope = new DeliveryEnvelope(_from?.Address ?? string.Empty, Protocol(), _context.Helo, _connection.RemoteEndPoint.Address, null, queueId)
+        {
+            Tls = tls,
+            AuthenticatedUser = Policy.ReceivedShowsAuthenticatedUser ? _context.AuthenticatedUser : null,
+            AddedHeaders = _context.AddedHeaders,
+        };
         var replies = new List<SmtpReply>(_recipients.Count);
         var remote = new List<NewQueueRecipient>();
         var log = new List<MessageLogRecord>();
-        foreach (var (address, parameters, relay) in _recipients)
+        var detail = DetailJson(tls, defects);
+        foreach (var (address, parameters, route) in _recipients)
         {
             SmtpReply reply;
-            if (relay)
+            if (route == RecipientRoute.Remote)
             {
                 remote.Add(new NewQueueRecipient(address.ToString(), address.Domain.Ascii, ToQueueNotify(parameters.Notify), parameters.OriginalRecipient));
                 reply = SmtpReplies.Queued(queueId);
             }
             else
             {
-                var result = await services.Delivery.DeliverAsync(blob, envelope, address, cancellationToken).ConfigureAwait(false);
+                var result = await _services.Delivery.DeliverAsync(blob, envelope, address, cancellationToken).ConfigureAwait(false);
                 remote.AddRange(result.QueueRecipients(ToQueueNotify(parameters.Notify), parameters.OriginalRecipient));
                 reply = result.Status switch
                 {
                     LocalDeliveryStatus.Delivered => SmtpReplies.Queued(queueId),
                     LocalDeliveryStatus.StorageFull => SmtpReplies.InsufficientStorage,
-                    LocalDeliveryStatus.OverQuota => new SmtpReply(452, new EnhancedStatusCode(4, 2, 2), "Mailbox full, try again later"),
+                    LocalDeliveryStatus.OverQuota => OverQuota,
                     LocalDeliveryStatus.AccountDisabled => SmtpReplies.Disabled,
                     _ => SmtpReplies.NoSuchUser,
                 };
             }
 
             replies.Add(reply);
-            log.Add(new MessageLogRecord(services.Time.GetUtcNow(), queueId, null, connection.RemoteEndPoint.Address.ToString(), _helo, _from?.Address, address.ToString(),
-                blob.Length, "unchecked", reply.IsPositive ? "accepted" : "refused", DeliveryOutcome: reply.ToString().Trim()));
+            log.Add(new MessageLogRecord(_services.Time.GetUtcNow(), queueId, header.MessageId, ClientIp, _context.Helo, _from?.Address, address.ToString(),
+                blob.Length, "unchecked", reply.IsPositive ? "accepted" : "refused", DetailJson: detail, DeliveryOutcome: reply.ToString().Trim()));
         }
 
         if (remote.Count > 0)
         {
-            await services.Queue.EnqueueAsync(new NewQueuedMessage(_from?.Address ?? string.Empty, remote, blob.Id, blob.Length,
+            await _services.Queue.EnqueueAsync(new NewQueuedMessage(_from?.Address ?? string.Empty, remote, blob.Id, blob.Length,
                 _mail?.EnvelopeId, ToQueueReturn(_mail?.Return ?? Protocols.Smtp.DsnReturn.Unspecified), _mail?.RequireTls ?? false, _mail?.SmtpUtf8 ?? false), cancellationToken).ConfigureAwait(false);
         }
 
         // The message log is written in batches by its writer, after these replies go out.
         foreach (var record in log)
         {
-            services.MessageLog.Enqueue(record);
+            _services.MessageLog.Enqueue(record);
         }
 
-        LogAccepted(logger, connection.SessionId, queueId, blob.Length, replies.Count(r => r.IsPositive), replies.Count);
-        if (kind == SmtpListenerKind.Lmtp)
+        LogAccepted(_logger, _connection.SessionId, queueId, blob.Length, replies.Count(r => r.IsPositive), replies.Count);
+        if (_kind == SmtpListenerKind.Lmtp)
         {
             return replies;
         }
@@ -185,21 +300,33 @@ internal sealed partial class SmtpTransaction(SmtpListenerKind kind, ConnectionC
 
     public async ValueTask<SaslResult> AuthenticateAsync(string mechanism, string authorizationId, string user, string password, CancellationToken cancellationToken)
     {
-        var result = await services.Authenticator.AuthenticateUserAsync(user, password, cancellationToken).ConfigureAwait(false);
-        if (!result.Succeeded || (authorizationId.Length > 0 && !authorizationId.Equals(user, StringComparison.OrdinalIgnoreCase)))
+        var result = await _services.Authenticator.AuthenticateUserAsync(user, password, cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded || result.Account is null || (authorizationId.Length > 0 && !authorizationId.Equals(user, StringComparison.OrdinalIgnoreCase)))
         {
-            LogAuthFailed(logger, connection.SessionId, connection.RemoteEndPoint.Address.ToString());
+            // The same reply for an unknown user, a wrong password and a refused authorization identity.
+            LogAuthFailed(_logger, _connection.SessionId, ClientIp, mechanism, user);
             return SaslResult.Failure;
         }
 
-        _user = user;
+        _account = result.Account;
+        _context.AuthenticatedUser = user;
         return SaslResult.Success;
     }
 
     public async ValueTask<IDuplexPipe?> StartTlsAsync(IDuplexPipe plaintext, CancellationToken cancellationToken)
     {
-        var result = await connection.UpgradeToTlsAsync(cancellationToken).ConfigureAwait(false);
-        return result.Succeeded ? connection.Transport : null;
+        var result = await _connection.UpgradeToTlsAsync(cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            return null;
+        }
+
+        // A new session state after STARTTLS (RFC 3207 §4.2): nothing learnt before it counts.
+        _account = null;
+        _context.AuthenticatedUser = null;
+        _context.Helo = null;
+        UpdateTls();
+        return _connection.Transport;
     }
 
     public void OnReset()
@@ -207,8 +334,11 @@ internal sealed partial class SmtpTransaction(SmtpListenerKind kind, ConnectionC
         _from = null;
         _mail = null;
         _recipients.Clear();
+        _context.ResetTransaction();
         AbortPending();
     }
+
+    public void OnFailure(Exception exception) => LogHandlerFailed(_logger, exception, _connection.SessionId);
 
     public void AbortPending()
     {
@@ -216,20 +346,130 @@ internal sealed partial class SmtpTransaction(SmtpListenerKind kind, ConnectionC
         _sink = null;
     }
 
+    private string ClientIp => (_connection.RemoteEndPoint.Address.IsIPv4MappedToIPv6 ? _connection.RemoteEndPoint.Address.MapToIPv4() : _connection.RemoteEndPoint.Address).ToString();
+
+    private void UpdateTls()
+    {
+        _context.IsTls = _connection.IsTls;
+        _context.TlsProtocol = _connection.TlsProtocol;
+        _context.CipherSuite = _connection.CipherSuite;
+    }
+
+    /// <summary>"TLSv1.3 with cipher TLS_AES_256_GCM_SHA384", as the Received line and the message log show it.</summary>
+    private string? TlsDescription()
+    {
+        if (!_connection.IsTls)
+        {
+            return null;
+        }
+
+        var version = _connection.TlsProtocol switch
+        {
+            SslProtocols.Tls13 => "TLSv1.3",
+            SslProtocols.Tls12 => "TLSv1.2",
+            var other => other.ToString(),
+        };
+        return _connection.CipherSuite is { } cipher ? $"{version} with cipher {cipher}" : version;
+    }
+
+    private string DetailJson(string? tls, DataDefects defects)
+    {
+        var detail = new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["listener"] = _kind.ToString().ToLowerInvariant(),
+            ["session"] = _connection.SessionId,
+        };
+        if (tls is not null)
+        {
+            detail["tls"] = tls;
+        }
+
+        if (_context.AuthenticatedUser is not null)
+        {
+            detail["auth"] = _context.AuthenticatedUser;
+        }
+
+        if (defects != DataDefects.None)
+        {
+            detail["defects"] = defects.ToString();
+        }
+
+        return JsonSerializer.Serialize(detail);
+    }
+
     /// <summary>The RFC 3848 "with" keyword for the Received line.</summary>
     private string Protocol()
     {
-        if (kind == SmtpListenerKind.Lmtp)
+        if (_kind == SmtpListenerKind.Lmtp)
         {
             return "LMTP";
         }
 
-        var protocol = connection.IsTls ? "ESMTPS" : "ESMTP";
-        return _user is null ? protocol : protocol + "A";
+        var protocol = _connection.IsTls ? "ESMTPS" : "ESMTP";
+        return _account is null ? protocol : protocol + "A";
     }
 
     private IReadOnlyList<SmtpReply> Repeat(SmtpReply reply) =>
-        kind == SmtpListenerKind.Lmtp ? _recipients.Select(_ => reply).ToList() : [reply];
+        _kind == SmtpListenerKind.Lmtp ? _recipients.Select(_ => reply).ToList() : [reply];
+
+    private async ValueTask<SmtpReply?> RunChecksAsync<T>(Func<ISmtpCheck, SmtpCheckContext, T?, CancellationToken, ValueTask<SmtpReply?>> stage, T? argument, CancellationToken cancellationToken)
+    {
+        foreach (var check in _services.Checks)
+        {
+            var reply = await stage(check, _context, argument, cancellationToken).ConfigureAwait(false);
+            if (reply is { IsPositive: false })
+            {
+                return reply;
+            }
+        }
+
+        return null;
+    }
+
+    private static SmtpReply NotOwned(string address) =>
+        new(553, new EnhancedStatusCode(5, 7, 1), $"<{address}>: Sender address not owned by the authenticated user");
+
+    /// <summary>
+    /// Whether the authenticated account may send as <paramref name="address"/>: its own address or one of
+    /// its aliases (a catch-all does not make every address of the domain its own).
+    /// </summary>
+    private async ValueTask<bool> OwnsAsync(EmailAddress? address, CancellationToken cancellationToken)
+    {
+        if (address is null || _account is null)
+        {
+            return false;
+        }
+
+        var resolved = await _services.Resolver.ResolveAsync(address, cancellationToken).ConfigureAwait(false);
+        return resolved.Kind is RecipientKind.Account or RecipientKind.Alias && resolved.AccountId == _account.Id;
+    }
+
+    /// <summary>The first address in the From field the account does not own, or null when it owns them all.</summary>
+    private async ValueTask<string?> FirstUnownedFromAsync(byte[] fromField, CancellationToken cancellationToken)
+    {
+        var list = AddressParser.Parse(fromField);
+        var any = false;
+        foreach (var mailbox in list.SelectMany(a => a switch
+        {
+            MailboxAddress m => [m],
+            GroupAddress g => g.Members,
+            _ => [],
+        }))
+        {
+            any = true;
+            var text = mailbox.Address ?? string.Empty;
+            if (!await OwnsAsync(EmailAddress.TryParse(text, out var parsed, out _) ? parsed : null, cancellationToken).ConfigureAwait(false))
+            {
+                return text;
+            }
+        }
+
+        // A From field with no readable address cannot be checked: refuse it rather than pass a forgery.
+        return any ? null : Encoding.UTF8.GetString(fromField).Trim();
+    }
+
+    private static EmailAddress? ParsePath(SmtpPath path) =>
+        EmailAddress.TryParse(Unquote(path.LocalPart) + "@" + path.Domain, out var parsed, out _) ? parsed : null;
 
     private static string Unquote(string localPart) =>
         localPart.Length >= 2 && localPart[0] == '"' && localPart[^1] == '"' ? localPart[1..^1].Replace("\\", string.Empty, StringComparison.Ordinal) : localPart;
@@ -277,14 +517,31 @@ internal sealed partial class SmtpTransaction(SmtpListenerKind kind, ConnectionC
     [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Session {SessionId}: message {QueueId} ({Size} bytes) accepted for {Accepted} of {Recipients} recipients")]
     private static partial void LogAccepted(ILogger logger, string sessionId, string queueId, long size, int accepted, int recipients);
 
-    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Session {SessionId}: authentication failed from {ClientIp}")]
-    private static partial void LogAuthFailed(ILogger logger, string sessionId, string clientIp);
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Session {SessionId}: authentication failed from {ClientIp} (mechanism {Mechanism}, user {User})")]
+    private static partial void LogAuthFailed(ILogger logger, string sessionId, string clientIp, string mechanism, string user);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Error, Message = "Session {SessionId}: the server failed while handling a command; the client was answered 451 4.3.0")]
+    private static partial void LogHandlerFailed(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Session {SessionId}: client {ClientIp} talked before the greeting; refused")]
+    private static partial void LogTalkedFirst(ILogger logger, string sessionId, string clientIp);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "Session {SessionId}: {User} tried to send as {Sender}; refused")]
+    private static partial void LogSenderNotOwned(ILogger logger, string sessionId, string user, string sender);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "Session {SessionId}: message from <{Sender}> has {Count} Received fields: mail loop, refused")]
+    private static partial void LogLoop(ILogger logger, string sessionId, int count, string sender);
+
+    [LoggerMessage(EventId = 4008, Level = LogLevel.Information, Message = "Session {SessionId}: message refused by a check: {Reply}")]
+    private static partial void LogRefusedByCheck(ILogger logger, string sessionId, string reply);
 
     /// <summary>Streams the message into the blob store while it arrives (the blob write reads from a pipe).</summary>
     private sealed class BlobSink : IMessageSink
     {
         private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19));
         private readonly Task<BlobInfo> _write;
+
+        public HeaderScanner Header { get; } = new();
 
         public BlobSink(IBlobStore blobs, CancellationToken cancellationToken)
         {
@@ -294,6 +551,11 @@ internal sealed partial class SmtpTransaction(SmtpListenerKind kind, ConnectionC
 
         public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
+            if (!Header.Done)
+            {
+                Header.Feed(data.Span);
+            }
+
             var result = await _pipe.Writer.WriteAsync(data, cancellationToken).ConfigureAwait(false);
             if (result.IsCompleted)
             {
@@ -304,6 +566,7 @@ internal sealed partial class SmtpTransaction(SmtpListenerKind kind, ConnectionC
 
         public async Task<BlobInfo> CompleteAsync()
         {
+            Header.Complete();
             await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
             return await _write.ConfigureAwait(false);
         }

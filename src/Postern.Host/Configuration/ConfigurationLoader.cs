@@ -117,6 +117,47 @@ public static class ConfigurationLoader
         return new LoadedConfiguration(options, root, dataFolder, hostname, guessed, listeners, configFile);
     }
 
+    private static void ValidateSmtp(SmtpOptions smtp, List<string> problems)
+    {
+        if (smtp.MaxMessageSize < 1024)
+        {
+            problems.Add("Smtp:MaxMessageSize: must be at least 1024 bytes");
+        }
+
+        if (smtp.MaxRecipients < 1)
+        {
+            problems.Add("Smtp:MaxRecipients: must be at least 1 (RFC 5321 asks for 100)");
+        }
+
+        if (!smtp.BareLineEnds.Equals("normalize", StringComparison.OrdinalIgnoreCase) && !smtp.BareLineEnds.Equals("reject", StringComparison.OrdinalIgnoreCase))
+        {
+            problems.Add($"Smtp:BareLineEnds: '{smtp.BareLineEnds}' is not 'normalize' or 'reject'");
+        }
+
+        if (smtp.MaxReceivedHeaders < 1)
+        {
+            problems.Add("Smtp:MaxReceivedHeaders: must be at least 1");
+        }
+
+        if (smtp.GreetingDelay < TimeSpan.Zero || smtp.GreetingDelay > TimeSpan.FromMinutes(1))
+        {
+            problems.Add("Smtp:GreetingDelay: must be between 00:00:00 and 00:01:00");
+        }
+
+        if (smtp.MaxErrors < 1)
+        {
+            problems.Add("Smtp:MaxErrors: must be at least 1");
+        }
+
+        foreach (var network in smtp.TrustedNetworks)
+        {
+            if (!IPNetwork.TryParse(network, out _))
+            {
+                problems.Add($"Smtp:TrustedNetworks: '{network}' is not a network in CIDR form (e.g. 192.0.2.0/24)");
+            }
+        }
+    }
+
     private static string DescribeBindError(InvalidOperationException e)
     {
         // The binder names the key ("... at 'Server:Ports' ..." or "'Foo' was not found on type ...").
@@ -219,6 +260,7 @@ public static class ConfigurationLoader
 
     private static void Validate(PosternOptions options, List<string> problems)
     {
+        ValidateSmtp(options.Smtp, problems);
         if (options.Server.ShutdownTimeout < TimeSpan.Zero || options.Server.ShutdownTimeout > TimeSpan.FromHours(1))
         {
             problems.Add("Server:ShutdownTimeout: must be between 00:00:00 and 01:00:00");

@@ -15,6 +15,8 @@ public sealed class PosternOptions
     public StorageOptions Storage { get; set; } = new();
 
     public AdminOptions Admin { get; set; } = new();
+
+    public SmtpOptions Smtp { get; set; } = new();
 }
 
 public sealed class ServerOptions
@@ -112,4 +114,41 @@ public sealed class AdminOptions
 
     /// <summary>The first admin's password; if unset a one-time password is generated and printed once.</summary>
     public string? InitialPassword { get; set; }
+}
+
+/// <summary>Rules for the SMTP, submission and LMTP listeners.</summary>
+public sealed class SmtpOptions
+{
+    /// <summary>Largest message accepted, in bytes (announced in EHLO SIZE).</summary>
+    public long MaxMessageSize { get; set; } = 50L * 1024 * 1024;
+
+    /// <summary>Recipients per transaction; more get 452 4.5.3 and are sent again by the client in another transaction.</summary>
+    public int MaxRecipients { get; set; } = 100;
+
+    /// <summary><c>normalize</c> (bare CR/LF in DATA stored as CRLF, never an end of data) or <c>reject</c> (550 5.5.2).</summary>
+    public string BareLineEnds { get; set; } = "normalize";
+
+    /// <summary>More Received fields than this: 554 5.4.6 (a mail loop).</summary>
+    public int MaxReceivedHeaders { get; set; } = 100;
+
+    /// <summary>Offer AUTH on the MX listener (after STARTTLS).</summary>
+    public bool AuthOnMx { get; set; }
+
+    /// <summary>Offer AUTH without TLS (never do this outside tests or a trusted network).</summary>
+    public bool AuthWithoutTls { get; set; }
+
+    /// <summary>A full mailbox answers 552 5.2.2 instead of 452 4.2.2.</summary>
+    public bool OverQuotaPermanent { get; set; }
+
+    /// <summary>Name the authenticated user in the Received field.</summary>
+    public bool ReceivedShowsAuthenticatedUser { get; set; }
+
+    /// <summary>On the MX listener, the wait before greeting a client seen for the first time; a client that talks during it is refused. 0 turns it off.</summary>
+    public TimeSpan GreetingDelay { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Networks exempt from the greeting wait and the rate limits (relaying always needs AUTH).</summary>
+    public List<string> TrustedNetworks { get; set; } = ["127.0.0.0/8", "::1/128"];
+
+    /// <summary>Refused commands before 421 4.7.0 and disconnection.</summary>
+    public int MaxErrors { get; set; } = 10;
 }

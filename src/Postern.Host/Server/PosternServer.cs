@@ -21,6 +21,7 @@ using Postern.Mailboxes;
 using Postern.Networking;
 using Postern.Passwords;
 using Postern.Primitives;
+using Postern.Protocols.Smtp;
 using Postern.Protocols.Smtp.Session;
 using Postern.Server.Smtp;
 using Postern.Tenants;
@@ -301,8 +302,27 @@ public sealed partial class PosternServer : IAsyncDisposable
         var delivery = new LocalDeliveryService(resolver, _storage.Directory, mail.Blobs, mail.Mailboxes, new LocalDeliveryOptions(_config.Hostname), guard);
         _messageLog = new MessageLogWriter(mail.MessageLog);
         var services = new SmtpServices(resolver, delivery, mail.Blobs, mail.Mailboxes, mail.Queue, _messageLog,
-            new Authenticator(_storage.Directory, new PasswordHasherAdapter(PasswordHasher.Default)), TimeProvider.System);
-        var sessionOptions = new SmtpSessionOptions { Hostname = _config.Hostname };
+            new Authenticator(_storage.Directory, new PasswordHasherAdapter(PasswordHasher.Default)), TimeProvider.System)
+        {
+            Policy = new SmtpPolicy
+            {
+                AuthOnMx = options.Smtp.AuthOnMx,
+                OverQuotaIsPermanent = options.Smtp.OverQuotaPermanent,
+                MaxReceivedHeaders = options.Smtp.MaxReceivedHeaders,
+                ReceivedShowsAuthenticatedUser = options.Smtp.ReceivedShowsAuthenticatedUser,
+                MxGreetingDelay = options.Smtp.GreetingDelay,
+                TrustedNetworks = options.Smtp.TrustedNetworks.Select(n => IPNetwork.Parse(n)).ToList(),
+            },
+        };
+        var sessionOptions = new SmtpSessionOptions
+        {
+            Hostname = _config.Hostname,
+            MaxMessageSize = options.Smtp.MaxMessageSize,
+            MaxRecipients = options.Smtp.MaxRecipients,
+            MaxErrors = options.Smtp.MaxErrors,
+            AuthAllowedWithoutTls = options.Smtp.AuthWithoutTls,
+            BareLineEnds = options.Smtp.BareLineEnds.Equals("reject", StringComparison.OrdinalIgnoreCase) ? BareLineEndHandling.Reject : BareLineEndHandling.Normalize,
+        };
         var logger = _loggerFactory!.CreateLogger("Postern.Smtp");
         var listeners = new List<ListenerService>();
         foreach (var l in enabled)

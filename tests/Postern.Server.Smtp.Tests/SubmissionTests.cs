@@ -1,0 +1,114 @@
+using Postern.Protocols.Smtp.Session;
+
+namespace Postern.Server.Smtp.Tests;
+
+/// <summary>Submission: who may send as whom, and what the Received field tells.</summary>
+public sealed class SubmissionTests
+{
+    private static SmtpSessionOptions Session => new() { Hostname = "mx.example.com" };
+
+    private static async Task<SmtpTestClient> LoggedInAsync(SmtpServerHarness server, string user = "alice@example.com", string password = "alice-pw")
+    {
+        var client = await server.ConnectAsync();
+        await client.CommandAsync("EHLO laptop.example.com");
+        await client.StartTlsAsync();
+        await client.CommandAsync("EHLO laptop.example.com");
+        var plain = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"\0{user}\0{password}"));
+        Assert.StartsWith("235 2.7.0", await client.CommandAsync("AUTH PLAIN " + plain), StringComparison.Ordinal);
+        return client;
+    }
+
+    [Theory]
+    [InlineData("alice@example.com")]
+    [InlineData("ALICE@EXAMPLE.COM")]
+    [InlineData("al@example.com")]
+    [InlineData("")]
+    public async Task A_user_may_send_as_her_address_her_aliases_and_the_null_sender(string sender)
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Submission, session: Session);
+        await server.AddStandardTenantsAsync();
+        await using var client = await LoggedInAsync(server);
+        var from = sender.Length == 0 ? "alice@example.com" : sender;
+        var reply = await client.SendMessageAsync(sender, ["bob@example.com"], $"From: Alice <{from}>\r\nSubject: hi\r\n\r\nhello");
+        Assert.StartsWith("250 2.0.0", reply, StringComparison.Ordinal);
+        Assert.Single(await server.InboxAsync("bob@example.com"));
+    }
+
+    [Theory]
+    [InlineData("bob@example.com")]
+    [InlineData("ceo@bank.test")]
+    [InlineData("alice@example.com.evil.test")]
+    public async Task Another_envelope_sender_is_refused_553_5_7_1(string sender)
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Submission, session: Session);
+        await server.AddStandardTenantsAsync();
+        await using var client = await LoggedInAsync(server);
+        Assert.StartsWith("553 5.7.1", await client.CommandAsync($"MAIL FROM:<{sender}>"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("From: Bob <bob@example.com>")]
+    [InlineData("From: alice@example.com, bob@example.com")]
+    [InlineData("From: \"alice@example.com\" <ceo@bank.test>")]
+    [InlineData("from:   Someone\r\n <boss@remote.test>")]
+    [InlineData("From: undisclosed")]
+    public async Task A_from_field_naming_someone_else_is_refused_553_5_7_1(string fromField)
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Submission, session: Session);
+        await server.AddStandardTenantsAsync();
+        await using var client = await LoggedInAsync(server);
+        var reply = await client.SendMessageAsync("alice@example.com", ["bob@example.com"], $"{fromField}\r\nSubject: hi\r\n\r\nhello");
+        Assert.StartsWith("553 5.7.1", reply, StringComparison.Ordinal);
+        Assert.Empty(await server.InboxAsync("bob@example.com"));
+    }
+
+    [Fact]
+    public async Task Mail_for_other_domains_goes_to_the_queue_only_for_authenticated_users()
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Submission, session: Session);
+        await server.AddStandardTenantsAsync();
+        await using (var anonymous = await server.ConnectAsync())
+        {
+            await anonymous.CommandAsync("EHLO laptop.example.com");
+            Assert.StartsWith("530 5.7.0", await anonymous.CommandAsync("MAIL FROM:<alice@example.com>"), StringComparison.Ordinal);
+        }
+
+        await using var client = await LoggedInAsync(server);
+        var reply = await client.SendMessageAsync("alice@example.com", ["friend@remote.test"], "From: alice@example.com\r\nSubject: out\r\n\r\nhello");
+        Assert.StartsWith("250 2.0.0", reply, StringComparison.Ordinal);
+        Assert.Equal(1, await server.QueuedRecipientsAsync());
+    }
+
+    [Fact]
+    public async Task The_received_field_names_the_tls_version_and_cipher_and_the_user_only_when_configured()
+    {
+        foreach (var showUser in new[] { false, true })
+        {
+            await using var server = new SmtpServerHarness(SmtpListenerKind.Submission, new SmtpPolicy { ReceivedShowsAuthenticatedUser = showUser }, session: Session);
+            await server.AddStandardTenantsAsync();
+            await using var client = await LoggedInAsync(server);
+            Assert.StartsWith("250", await client.SendMessageAsync("alice@example.com", ["bob@example.com"], "From: alice@example.com\r\nSubject: hi\r\n\r\nhello"), StringComparison.Ordinal);
+            var stored = Assert.Single(await server.InboxAsync("bob@example.com"));
+            Assert.Matches(@"\(using TLSv1\.[23] with cipher TLS_[A-Z0-9_]+\)", stored);
+            Assert.Contains("with ESMTPSA id ", stored, StringComparison.Ordinal);
+            Assert.Equal(showUser, stored.Contains("(Authenticated sender: alice@example.com)", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task Unknown_users_and_wrong_passwords_get_the_same_reply()
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Submission, session: Session);
+        await server.AddStandardTenantsAsync();
+        await using var client = await server.ConnectAsync();
+        await client.CommandAsync("EHLO laptop.example.com");
+        await client.StartTlsAsync();
+        await client.CommandAsync("EHLO laptop.example.com");
+        var wrong = await client.CommandAsync("AUTH PLAIN " + Convert.ToBase64String("\0alice@example.com\0nope"u8.ToArray()));
+        var unknown = await client.CommandAsync("AUTH PLAIN " + Convert.ToBase64String("\0nobody@example.com\0nope"u8.ToArray()));
+        var authzid = await client.CommandAsync("AUTH PLAIN " + Convert.ToBase64String("bob@example.com\0alice@example.com\0alice-pw"u8.ToArray()));
+        Assert.StartsWith("535 5.7.8", wrong, StringComparison.Ordinal);
+        Assert.Equal(wrong, unknown);
+        Assert.Equal(wrong, authzid);
+    }
+}
