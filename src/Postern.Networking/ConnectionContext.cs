@@ -22,8 +22,13 @@ public sealed class ConnectionContext : IAsyncDisposable
     private readonly ICertificateSelector? _certificates;
     private readonly TimeSpan _handshakeTimeout;
     private readonly int _readBufferSize;
-    private readonly Action _abort;
+    private readonly IConnectionAbort _abort;
     private readonly ILogger _logger;
+    private static readonly StreamPipeWriterOptions WriterOptions = new(minimumBufferSize: 4096, leaveOpen: true);
+
+    // Options are immutable; sharing them saves an object per connection (listeners use one read size).
+    private static StreamPipeReaderOptions? _readerOptions;
+
     private readonly ConnectionDuplexPipe _pipe;
     private Stream _stream;
 
@@ -32,7 +37,7 @@ public sealed class ConnectionContext : IAsyncDisposable
         ConnectionSignals signals,
         Stream stream,
         SslStream? tls,
-        Action abort,
+        IConnectionAbort abort,
         ILogger logger)
     {
         SessionId = setup.SessionId;
@@ -59,7 +64,7 @@ public sealed class ConnectionContext : IAsyncDisposable
         }
 
         _pipe = new ConnectionDuplexPipe(
-            new ConnectionPipeReader(CreateReader(stream), setup.RefuseProxyHeader && tls is null ? OnProxyHeaderRefused : null),
+            new ConnectionPipeReader(CreateReader(stream), setup.RefuseProxyHeader && tls is null ? this : null),
             new ConnectionPipeWriter(CreateWriter(stream)));
     }
 
@@ -118,7 +123,7 @@ public sealed class ConnectionContext : IAsyncDisposable
     public X509Certificate? ServerCertificate { get; private set; }
 
     /// <summary>Cancelled when the peer went away (end of stream or an I/O error) or the connection was aborted.</summary>
-    public CancellationToken ConnectionClosed => _signals.Closed.Token;
+    public CancellationToken ConnectionClosed => _signals.Closed;
 
     /// <summary>Cancelled when a graceful stop begins: finish the current transaction, accept nothing new, then close.</summary>
     public CancellationToken ShutdownRequested { get; }
@@ -148,7 +153,7 @@ public sealed class ConnectionContext : IAsyncDisposable
     {
         var time = timeProvider ?? TimeProvider.System;
         var signals = new ConnectionSignals(time);
-        var observed = new ObservedStream(stream, n => signals.Timeout.DataReceived(n), signals.SignalClosed);
+        var observed = new ObservedStream(stream, signals);
         var setup = new ConnectionSetup(
             SessionIds.Next(),
             "direct",
@@ -164,7 +169,7 @@ public sealed class ConnectionContext : IAsyncDisposable
             shutdownRequested,
             shutdownDeadline,
             time);
-        return new ConnectionContext(setup, signals, observed, null, () => stream.Dispose(), logger ?? NullLogger.Instance);
+        return new ConnectionContext(setup, signals, observed, null, new StreamAbort(stream), logger ?? NullLogger.Instance);
     }
 
     /// <summary>
@@ -229,7 +234,7 @@ public sealed class ConnectionContext : IAsyncDisposable
     public void Abort()
     {
         _signals.SignalClosed();
-        _abort();
+        _abort.Abort();
     }
 
     /// <summary>Flushes pending output and releases the transport.</summary>
@@ -259,7 +264,7 @@ public sealed class ConnectionContext : IAsyncDisposable
         {
         }
 
-        _abort();
+        _abort.Abort();
         _signals.Dispose();
     }
 
@@ -272,17 +277,29 @@ public sealed class ConnectionContext : IAsyncDisposable
         ServerCertificate = ssl.LocalCertificate;
     }
 
-    private void OnProxyHeaderRefused()
+    /// <summary>A client that is not a trusted proxy sent a PROXY header: log it and close.</summary>
+    internal void OnProxyHeaderRefused()
     {
         NetworkingLog.UntrustedProxyHeader(_logger, PeerEndPoint);
         Abort();
     }
 
+    // Zero-byte reads: while the client is silent the reader waits for data without holding a buffer
+    // (the pipe rents one when bytes have arrived and returns it once they are consumed), as Kestrel does.
+    // SslStream passes a zero-byte read on to the socket and releases its own buffer the same way.
     private PipeReader CreateReader(Stream stream)
-        => PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: _readBufferSize, minimumReadSize: Math.Min(1024, _readBufferSize), leaveOpen: true));
+    {
+        var options = _readerOptions;
+        if (options is null || options.BufferSize != _readBufferSize)
+        {
+            options = new StreamPipeReaderOptions(bufferSize: _readBufferSize, minimumReadSize: Math.Min(1024, _readBufferSize), leaveOpen: true, useZeroByteReads: true);
+            _readerOptions = options;
+        }
 
-    private static PipeWriter CreateWriter(Stream stream)
-        => PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true));
+        return PipeReader.Create(stream, options);
+    }
+
+    private static PipeWriter CreateWriter(Stream stream) => PipeWriter.Create(stream, WriterOptions);
 }
 
 /// <summary>What the listener knows about a connection before the handler runs.</summary>
@@ -303,26 +320,105 @@ internal sealed record ConnectionSetup(
     TimeProvider TimeProvider);
 
 /// <summary>Per-connection signals that exist before the context does (PROXY header and TLS handshake come first).</summary>
+/// <remarks>
+/// Both are created on first use: a session whose handler never asks for <see cref="ConnectionContext.ConnectionClosed"/>
+/// or arms a <see cref="ConnectionContext.Timeout"/> costs neither a token source nor a timeout.
+/// </remarks>
 internal sealed class ConnectionSignals(TimeProvider timeProvider) : IDisposable
 {
-    public CancellationTokenSource Closed { get; } = new();
+    private static readonly CancellationToken AlreadyClosed = new(canceled: true);
+    private CancellationTokenSource? _closed;
+    private ConnectionTimeout? _timeout;
+    private int _isClosed;
 
-    public ConnectionTimeout Timeout { get; } = new(timeProvider);
+    /// <summary>Cancelled once <see cref="SignalClosed"/> was called.</summary>
+    public CancellationToken Closed
+    {
+        get
+        {
+            if (Volatile.Read(ref _isClosed) != 0)
+            {
+                return AlreadyClosed;
+            }
+
+            var source = Volatile.Read(ref _closed);
+            if (source is null)
+            {
+                var created = new CancellationTokenSource();
+                source = Interlocked.CompareExchange(ref _closed, created, null) ?? created;
+                if (source != created)
+                {
+                    created.Dispose();
+                }
+            }
+
+            if (Volatile.Read(ref _isClosed) != 0)
+            {
+                // Closed while the source was being created: SignalClosed may not have seen it.
+                CancelQuietly(source);
+            }
+
+            return source.Token;
+        }
+    }
+
+    public ConnectionTimeout Timeout
+    {
+        get
+        {
+            var timeout = Volatile.Read(ref _timeout);
+            if (timeout is null)
+            {
+                var created = new ConnectionTimeout(timeProvider);
+                timeout = Interlocked.CompareExchange(ref _timeout, created, null) ?? created;
+                if (timeout != created)
+                {
+                    created.Dispose();
+                }
+            }
+
+            return timeout;
+        }
+    }
+
+    /// <summary>Feeds received byte counts to the timeout, if one was ever asked for.</summary>
+    public void DataReceived(int bytes) => Volatile.Read(ref _timeout)?.DataReceived(bytes);
 
     public void SignalClosed()
     {
-        try
+        Volatile.Write(ref _isClosed, 1);
+        if (Volatile.Read(ref _closed) is { } source)
         {
-            Closed.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
+            CancelQuietly(source);
         }
     }
 
     public void Dispose()
     {
-        Timeout.Dispose();
-        Closed.Dispose();
+        Volatile.Read(ref _timeout)?.Dispose();
+        Volatile.Read(ref _closed)?.Dispose();
     }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+}
+
+/// <summary>Closes a connection at once (the listener's session, or the stream of a directly built context).</summary>
+internal interface IConnectionAbort
+{
+    void Abort();
+}
+
+/// <summary>Aborts a context built over a plain stream by disposing the stream.</summary>
+internal sealed class StreamAbort(Stream stream) : IConnectionAbort
+{
+    public void Abort() => stream.Dispose();
 }

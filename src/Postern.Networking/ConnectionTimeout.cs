@@ -14,51 +14,62 @@ public enum TimeoutReason
 }
 
 /// <summary>
-/// Slow-client protection a handler arms per protocol state: an idle timeout (reset whenever data
+/// Slow-client protection a handler arms per protocol state: an idle timeout (restarted whenever data
 /// arrives) and a minimum data rate (averaged since it was armed, checked after a grace period).
 /// When either trips, <see cref="Token"/> is cancelled and <see cref="Reason"/> tells which. The connection
 /// feeds it the received byte counts; time comes from the injected <see cref="TimeProvider"/>.
 /// </summary>
+/// <remarks>
+/// No timer per connection: an armed timeout joins the one <see cref="TimeoutHeartbeat"/> of its time provider,
+/// which checks every armed timeout once per <see cref="TimeoutHeartbeat.Interval"/>. A limit therefore trips
+/// up to one interval after it was passed. Receiving data only records a timestamp and a byte count.
+/// </remarks>
 public sealed class ConnectionTimeout : IDisposable
 {
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _tripped = new();
     private readonly Lock _lock = new();
-    private ITimer? _idleTimer;
-    private TimeSpan? _idle;
-    private ITimer? _rateTimer;
+    private readonly TimeoutHeartbeat _heartbeat;
+    private long _idleTicks;
+    private long _lastData;
     private double _minimumRate;
-    private TimeSpan _grace;
+    private long _graceTicks;
     private long _rateStart;
     private long _rateBytes;
+    private int _reason;
     private bool _disposed;
 
     /// <summary>Creates a disarmed timeout.</summary>
     public ConnectionTimeout(TimeProvider timeProvider)
     {
+        ArgumentNullException.ThrowIfNull(timeProvider);
         _time = timeProvider;
+        _heartbeat = TimeoutHeartbeat.For(timeProvider);
     }
 
     /// <summary>Cancelled when a limit trips. Link it with the read token.</summary>
     public CancellationToken Token => _tripped.Token;
 
     /// <summary>Which limit tripped, or <see cref="TimeoutReason.None"/>.</summary>
-    public TimeoutReason Reason { get; private set; }
+    public TimeoutReason Reason => (TimeoutReason)Volatile.Read(ref _reason);
 
-    /// <summary>Arms (or re-arms) the idle timeout; every <see cref="DataReceived"/> restarts it.</summary>
+    /// <summary>Position in the heartbeat's list while armed, -1 otherwise; guarded by the heartbeat's lock.</summary>
+    internal int HeartbeatSlot { get; set; } = -1;
+
+    /// <summary>Arms (or re-arms) the idle timeout, counted from now; every <see cref="DataReceived"/> restarts it.</summary>
     public void SetIdleTimeout(TimeSpan timeout)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
         lock (_lock)
         {
-            if (_disposed)
+            if (_disposed || Reason != TimeoutReason.None)
             {
                 return;
             }
 
-            _idle = timeout;
-            _idleTimer ??= _time.CreateTimer(static s => ((ConnectionTimeout)s!).Trip(TimeoutReason.Idle), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            _idleTimer.Change(timeout, Timeout.InfiniteTimeSpan);
+            Volatile.Write(ref _lastData, _time.GetTimestamp());
+            Volatile.Write(ref _idleTicks, timeout.Ticks);
+            _heartbeat.Add(this);
         }
     }
 
@@ -67,8 +78,8 @@ public sealed class ConnectionTimeout : IDisposable
     {
         lock (_lock)
         {
-            _idle = null;
-            _idleTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            Volatile.Write(ref _idleTicks, 0);
+            LeaveHeartbeatIfDisarmed();
         }
     }
 
@@ -82,17 +93,16 @@ public sealed class ConnectionTimeout : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(gracePeriod, TimeSpan.Zero);
         lock (_lock)
         {
-            if (_disposed)
+            if (_disposed || Reason != TimeoutReason.None)
             {
                 return;
             }
 
-            _minimumRate = bytesPerSecond;
-            _grace = gracePeriod;
-            _rateStart = _time.GetTimestamp();
-            _rateBytes = 0;
-            _rateTimer ??= _time.CreateTimer(static s => ((ConnectionTimeout)s!).CheckRate(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            _rateTimer.Change(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+            _graceTicks = gracePeriod.Ticks;
+            Volatile.Write(ref _rateBytes, 0);
+            Volatile.Write(ref _rateStart, _time.GetTimestamp());
+            Volatile.Write(ref _minimumRate, bytesPerSecond);
+            _heartbeat.Add(this);
         }
     }
 
@@ -101,8 +111,8 @@ public sealed class ConnectionTimeout : IDisposable
     {
         lock (_lock)
         {
-            _minimumRate = 0;
-            _rateTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            Volatile.Write(ref _minimumRate, 0);
+            LeaveHeartbeatIfDisarmed();
         }
     }
 
@@ -116,59 +126,47 @@ public sealed class ConnectionTimeout : IDisposable
     /// <summary>Records received bytes: restarts the idle clock and counts towards the data rate.</summary>
     public void DataReceived(long bytes)
     {
-        lock (_lock)
+        Volatile.Write(ref _lastData, _time.GetTimestamp());
+        if (bytes != 0)
         {
-            if (_disposed || Reason != TimeoutReason.None)
-            {
-                return;
-            }
-
-            if (_idle is { } idle)
-            {
-                _idleTimer?.Change(idle, Timeout.InfiniteTimeSpan);
-            }
-
-            _rateBytes += bytes;
+            Interlocked.Add(ref _rateBytes, bytes);
         }
     }
 
-    private void CheckRate()
+    /// <summary>Called by the heartbeat (under its lock, without this timeout's lock): which limit has passed at <paramref name="now"/>.</summary>
+    internal TimeoutReason Check(long now)
     {
-        bool trip;
-        lock (_lock)
+        var idle = Volatile.Read(ref _idleTicks);
+        if (idle > 0 && _time.GetElapsedTime(Volatile.Read(ref _lastData), now).Ticks >= idle)
         {
-            if (_minimumRate <= 0 || _disposed)
+            return TimeoutReason.Idle;
+        }
+
+        var minimum = Volatile.Read(ref _minimumRate);
+        if (minimum > 0)
+        {
+            var elapsed = _time.GetElapsedTime(Volatile.Read(ref _rateStart), now);
+            if (elapsed.Ticks >= _graceTicks && elapsed > TimeSpan.Zero && Volatile.Read(ref _rateBytes) / elapsed.TotalSeconds < minimum)
             {
-                return;
+                return TimeoutReason.MinimumDataRate;
             }
-
-            var elapsed = _time.GetElapsedTime(_rateStart);
-            trip = elapsed >= _grace && elapsed > TimeSpan.Zero && _rateBytes / elapsed.TotalSeconds < _minimumRate;
         }
 
-        if (trip)
-        {
-            Trip(TimeoutReason.MinimumDataRate);
-        }
+        return TimeoutReason.None;
     }
 
-    private void Trip(TimeoutReason reason)
+    /// <summary>Called by the heartbeat outside its lock: trips if the limit still holds (data may have arrived meanwhile).</summary>
+    internal void Trip(TimeoutReason reason)
     {
         lock (_lock)
         {
-            if (_disposed || Reason != TimeoutReason.None)
+            if (_disposed || Reason != TimeoutReason.None || Check(_time.GetTimestamp()) != reason)
             {
                 return;
             }
 
-            if (reason == TimeoutReason.Idle && _idle is null)
-            {
-                return;
-            }
-
-            Reason = reason;
-            _idleTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            _rateTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            Volatile.Write(ref _reason, (int)reason);
+            _heartbeat.Remove(this);
         }
 
         try
@@ -191,10 +189,17 @@ public sealed class ConnectionTimeout : IDisposable
             }
 
             _disposed = true;
-            _idleTimer?.Dispose();
-            _rateTimer?.Dispose();
+            _heartbeat.Remove(this);
         }
 
         _tripped.Dispose();
+    }
+
+    private void LeaveHeartbeatIfDisarmed()
+    {
+        if (Volatile.Read(ref _idleTicks) == 0 && Volatile.Read(ref _minimumRate) <= 0)
+        {
+            _heartbeat.Remove(this);
+        }
     }
 }

@@ -245,101 +245,34 @@ public sealed class ListenerService : IAsyncDisposable
                 continue;
             }
 
-            var id = Interlocked.Increment(ref _nextSession);
-            var session = new Session(accepted, new ConnectionSignals(_time));
-            _sessions[id] = session;
-            session.Completion = Task.Run(() => RunSessionAsync(id, session), CancellationToken.None);
+            var session = new Session(Interlocked.Increment(ref _nextSession), accepted, new ConnectionSignals(_time));
+            _sessions[session.Id] = session;
+            session.Completion = RunSessionAsync(session);
         }
     }
 
-    private async Task RunSessionAsync(long id, Session session)
+    // The frame that lives as long as the session: kept small (it is allocated for every idle connection);
+    // everything needed only until the handler starts is in OpenAsync.
+    private async Task RunSessionAsync(Session session)
     {
+        // Leave the accept loop at once; the session runs on the thread pool.
+        await Task.Yield();
         var sessionId = SessionIds.Next();
-        var socket = session.Socket;
-        var counted = false;
-        var overLimit = false;
-        IPAddress? countedAddress = null;
         using var scope = _logger.BeginScope(new SessionScope(sessionId, Options.Name));
         ConnectionContext? context = null;
         try
         {
-            socket.NoDelay = true;
-            var peer = Addresses.Normalise((IPEndPoint)socket.RemoteEndPoint!);
-            var local = Addresses.Normalise((IPEndPoint)socket.LocalEndPoint!);
-            Stream stream = new ObservedStream(new NetworkStream(socket, ownsSocket: true), n => session.Signals.Timeout.DataReceived(n), session.Signals.SignalClosed);
-            var trusted = Options.IsTrustedProxy(peer.Address);
-            ProxyHeader? proxy = null;
-            if (trusted)
-            {
-                var (header, rest, error) = await ReadProxyHeaderAsync(stream, session).ConfigureAwait(false);
-                if (header is null)
-                {
-                    NetworkingLog.ProxyHeaderInvalid(_logger, peer, error);
-                    return;
-                }
-
-                proxy = header;
-                stream = rest;
-            }
-
-            var client = proxy?.Source ?? peer;
-            var limit = Register(client.Address);
-            if (limit == ConnectionLimit.None)
-            {
-                counted = true;
-                countedAddress = client.Address;
-            }
-            else
-            {
-                overLimit = true;
-                if (Interlocked.Increment(ref _overLimit) > Options.MaxOverLimitConnections)
-                {
-                    NetworkingLog.OverLimitDropped(_logger, client, limit);
-                    return;
-                }
-            }
-
-            SslStream? tls = null;
-            if (Options.Tls == TlsMode.Implicit)
+            context = await OpenAsync(session, sessionId).ConfigureAwait(false);
+            if (context is not null)
             {
                 try
                 {
-                    using var handshake = CancellationTokenSource.CreateLinkedTokenSource(session.Signals.Closed.Token, _shutdownDeadline.Token);
-                    tls = await TlsServer.AuthenticateAsync(stream, _certificates!, Options.TlsHandshakeTimeout, _time, handshake.Token).ConfigureAwait(false);
+                    await _handler.HandleAsync(context).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is IOException or TimeoutException or OperationCanceledException or System.Security.Authentication.AuthenticationException or ObjectDisposedException)
+                catch (Exception e)
                 {
-                    NetworkingLog.TlsFailed(_logger, "Implicit", e.Message);
-                    return;
+                    NetworkingLog.HandlerFailed(_logger, e);
                 }
-
-                NetworkingLog.TlsEstablished(_logger, "Implicit", tls.SslProtocol, tls.NegotiatedCipherSuite, tls.TargetHostName);
-            }
-
-            var setup = new ConnectionSetup(
-                sessionId,
-                Options.Name,
-                local,
-                peer,
-                proxy,
-                limit,
-                Options.Tls,
-                _certificates,
-                Options.TlsHandshakeTimeout,
-                Options.ReadBufferSize,
-                RefuseProxyHeader: !trusted,
-                _shutdownRequested.Token,
-                _shutdownDeadline.Token,
-                _time);
-            context = new ConnectionContext(setup, session.Signals, tls ?? stream, tls, session.Abort, _logger);
-            NetworkingLog.ConnectionAccepted(_logger, context.RemoteEndPoint, peer, limit);
-            try
-            {
-                await _handler.HandleAsync(context).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                NetworkingLog.HandlerFailed(_logger, e);
             }
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
@@ -358,19 +291,95 @@ public sealed class ListenerService : IAsyncDisposable
                 session.Signals.Dispose();
             }
 
-            if (counted)
+            if (session.CountedAddress is { } countedAddress)
             {
-                Unregister(countedAddress!);
+                Unregister(countedAddress);
             }
 
-            if (overLimit)
+            if (session.OverLimit)
             {
                 Interlocked.Decrement(ref _overLimit);
             }
 
-            _sessions.TryRemove(id, out _);
+            _sessions.TryRemove(session.Id, out _);
             NetworkingLog.ConnectionEnded(_logger);
         }
+    }
+
+    // PROXY header, limits and implicit TLS; null when the connection is to be closed without running the handler.
+    private async Task<ConnectionContext?> OpenAsync(Session session, string sessionId)
+    {
+        var socket = session.Socket;
+        socket.NoDelay = true;
+        var peer = Addresses.Normalise((IPEndPoint)socket.RemoteEndPoint!);
+        var local = Addresses.Normalise((IPEndPoint)socket.LocalEndPoint!);
+        Stream stream = new ObservedStream(new NetworkStream(socket, ownsSocket: true), session.Signals);
+        var trusted = Options.IsTrustedProxy(peer.Address);
+        ProxyHeader? proxy = null;
+        if (trusted)
+        {
+            var (header, rest, error) = await ReadProxyHeaderAsync(stream, session).ConfigureAwait(false);
+            if (header is null)
+            {
+                NetworkingLog.ProxyHeaderInvalid(_logger, peer, error);
+                return null;
+            }
+
+            proxy = header;
+            stream = rest;
+        }
+
+        var client = proxy?.Source ?? peer;
+        var limit = Register(client.Address);
+        if (limit == ConnectionLimit.None)
+        {
+            session.CountedAddress = client.Address;
+        }
+        else
+        {
+            session.OverLimit = true;
+            if (Interlocked.Increment(ref _overLimit) > Options.MaxOverLimitConnections)
+            {
+                NetworkingLog.OverLimitDropped(_logger, client, limit);
+                return null;
+            }
+        }
+
+        SslStream? tls = null;
+        if (Options.Tls == TlsMode.Implicit)
+        {
+            try
+            {
+                using var handshake = CancellationTokenSource.CreateLinkedTokenSource(session.Signals.Closed, _shutdownDeadline.Token);
+                tls = await TlsServer.AuthenticateAsync(stream, _certificates!, Options.TlsHandshakeTimeout, _time, handshake.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or TimeoutException or OperationCanceledException or System.Security.Authentication.AuthenticationException or ObjectDisposedException)
+            {
+                NetworkingLog.TlsFailed(_logger, "Implicit", e.Message);
+                return null;
+            }
+
+            NetworkingLog.TlsEstablished(_logger, "Implicit", tls.SslProtocol, tls.NegotiatedCipherSuite, tls.TargetHostName);
+        }
+
+        var setup = new ConnectionSetup(
+            sessionId,
+            Options.Name,
+            local,
+            peer,
+            proxy,
+            limit,
+            Options.Tls,
+            _certificates,
+            Options.TlsHandshakeTimeout,
+            Options.ReadBufferSize,
+            RefuseProxyHeader: !trusted,
+            _shutdownRequested.Token,
+            _shutdownDeadline.Token,
+            _time);
+        var context = new ConnectionContext(setup, session.Signals, tls ?? stream, tls, session, _logger);
+        NetworkingLog.ConnectionAccepted(_logger, context.RemoteEndPoint, peer, limit);
+        return context;
     }
 
     private async Task<(ProxyHeader? Header, Stream Remaining, string Error)> ReadProxyHeaderAsync(Stream stream, Session session)
@@ -378,7 +387,7 @@ public sealed class ListenerService : IAsyncDisposable
         var buffer = new byte[ProxyHeaderParser.V2FixedLength + ProxyHeaderParser.MaxV2PayloadLength];
         var filled = 0;
         using var timeout = new CancellationTokenSource(Options.TlsHandshakeTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, session.Signals.Closed.Token, _shutdownDeadline.Token);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, session.Signals.Closed, _shutdownDeadline.Token);
         while (true)
         {
             var status = ProxyHeaderParser.TryParse(buffer.AsSpan(0, filled), out var header, out var consumed, out var error);
@@ -452,9 +461,17 @@ public sealed class ListenerService : IAsyncDisposable
         }
     }
 
-    private sealed class Session(Socket socket, ConnectionSignals signals)
+    private sealed class Session(long id, Socket socket, ConnectionSignals signals) : IConnectionAbort
     {
+        public long Id { get; } = id;
+
         public Socket Socket { get; } = socket;
+
+        /// <summary>The client address counted against the limits, to release at the end.</summary>
+        public IPAddress? CountedAddress { get; set; }
+
+        /// <summary>True when the session counts as an over-limit connection.</summary>
+        public bool OverLimit { get; set; }
 
         public ConnectionSignals Signals { get; } = signals;
 

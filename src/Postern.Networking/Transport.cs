@@ -7,7 +7,12 @@ namespace Postern.Networking;
 /// Wraps the socket stream: reports received byte counts (for timeouts) and end of stream or I/O errors
 /// (for <see cref="ConnectionContext.ConnectionClosed"/>).
 /// </summary>
-internal sealed class ObservedStream(Stream inner, Action<int> received, Action closed) : Stream
+/// <remarks>
+/// A zero-byte read (the pipe and SslStream wait for data that way) goes straight to the inner stream, so an
+/// idle connection holds no state machine of this class; the read that follows it reports the bytes, the end
+/// of the stream or the error.
+/// </remarks>
+internal sealed class ObservedStream(Stream inner, ConnectionSignals signals) : Stream
 {
     public override bool CanRead => true;
 
@@ -25,22 +30,8 @@ internal sealed class ObservedStream(Stream inner, Action<int> received, Action 
 
     public override int Read(byte[] buffer, int offset, int count) => Observe(() => inner.Read(buffer, offset, count), count);
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        int n;
-        try
-        {
-            n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
-        {
-            closed();
-            throw;
-        }
-
-        Report(n, buffer.Length);
-        return n;
-    }
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        => buffer.IsEmpty ? inner.ReadAsync(buffer, cancellationToken) : ReadObservedAsync(buffer, cancellationToken);
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
@@ -53,7 +44,7 @@ internal sealed class ObservedStream(Stream inner, Action<int> received, Action 
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
-            closed();
+            signals.SignalClosed();
             throw;
         }
     }
@@ -77,6 +68,23 @@ internal sealed class ObservedStream(Stream inner, Action<int> received, Action 
         base.Dispose(disposing);
     }
 
+    private async ValueTask<int> ReadObservedAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int n;
+        try
+        {
+            n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            signals.SignalClosed();
+            throw;
+        }
+
+        Report(n, buffer.Length);
+        return n;
+    }
+
     private int Observe(Func<int> read, int requested)
     {
         int n;
@@ -86,7 +94,7 @@ internal sealed class ObservedStream(Stream inner, Action<int> received, Action 
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
-            closed();
+            signals.SignalClosed();
             throw;
         }
 
@@ -94,16 +102,16 @@ internal sealed class ObservedStream(Stream inner, Action<int> received, Action 
         return n;
     }
 
-    // A zero-byte read (SslStream waits for data that way) returning 0 is not the end of the stream.
+    // A zero-byte read returning 0 is not the end of the stream.
     private void Report(int n, int requested)
     {
         if (n == 0 && requested > 0)
         {
-            closed();
+            signals.SignalClosed();
         }
         else
         {
-            received(n);
+            signals.DataReceived(n);
         }
     }
 }
@@ -173,15 +181,17 @@ internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) 
 /// </summary>
 internal sealed class ConnectionPipeReader : PipeReader
 {
-    private readonly Action? _onProxyHeaderRefused;
+    private readonly ConnectionContext? _refuseProxyHeaderOf;
     private bool _checkProxyHeader;
     private bool _refused;
 
-    public ConnectionPipeReader(PipeReader inner, Action? onProxyHeaderRefused)
+    /// <param name="inner">The reader of the current stream.</param>
+    /// <param name="refuseProxyHeaderOf">The connection to close when its first bytes are a PROXY header; null for no check.</param>
+    public ConnectionPipeReader(PipeReader inner, ConnectionContext? refuseProxyHeaderOf)
     {
         Inner = inner;
-        _onProxyHeaderRefused = onProxyHeaderRefused;
-        _checkProxyHeader = onProxyHeaderRefused is not null;
+        _refuseProxyHeaderOf = refuseProxyHeaderOf;
+        _checkProxyHeader = refuseProxyHeaderOf is not null;
     }
 
     public PipeReader Inner { get; set; }
@@ -258,7 +268,7 @@ internal sealed class ConnectionPipeReader : PipeReader
                 _checkProxyHeader = false;
                 _refused = true;
                 Inner.AdvanceTo(buffer.End);
-                _onProxyHeaderRefused!();
+                _refuseProxyHeaderOf!.OnProxyHeaderRefused();
                 return new ReadResult(ReadOnlySequence<byte>.Empty, false, true);
             }
 
