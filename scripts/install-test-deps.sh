@@ -19,5 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "test peers: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Postfix is only a test peer (its programs run a private instance): no system-wide mail server on port 25.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

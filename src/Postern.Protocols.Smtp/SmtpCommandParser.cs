@@ -637,9 +637,11 @@ public static class SmtpCommandParser
         }
 
         local = mailbox[..at];
-        if (Encoding.UTF8.GetByteCount(local) > 64)
+        // RFC 5321 §4.5.3.1.1 names 64 octets but asks servers to accept more where they can: SRS addresses
+        // (forwarded mail's bounces) and VERP addresses are routinely longer. 255 keeps a bound.
+        if (Encoding.UTF8.GetByteCount(local) > 255)
         {
-            reason = "local part longer than 64 octets";
+            reason = "local part longer than 255 octets";
             return false;
         }
 

@@ -35,6 +35,8 @@ public sealed partial class SmtpConnectionHandler(SmtpListenerKind kind, SmtpSes
         };
         var transaction = new SmtpTransaction(kind, connection, services, logger, greetingTest);
         var session = new SmtpServerSession(options, transaction);
+        connection.Timeout.SetIdleTimeout(policy.IdleTimeout);
+        using var idle = connection.Timeout.Token.Register(static s => ((SmtpServerSession)s!).TimeOut(), session);
         try
         {
             await session.RunAsync(connection.Transport, connection.ShutdownRequested, connection.ShutdownDeadline).ConfigureAwait(false);

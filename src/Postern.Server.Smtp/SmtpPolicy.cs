@@ -27,9 +27,13 @@ public sealed record SmtpPolicy
 
     public TimeSpan GreetingPassLifetime { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>A client silent this long gets 421 4.4.2 and is disconnected (RFC 5321 §4.5.3.2.7: at least 5 minutes).</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Networks exempt from the greeting test and the rate limits (never from relay control: relaying needs AUTH).</summary>
     public IReadOnlyList<IPNetwork> TrustedNetworks { get; init; } = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
 
+    /// <summary>Whether <paramref name="address"/> is in <see cref="TrustedNetworks"/> (IPv4-mapped addresses as IPv4).</summary>
     public bool IsTrusted(IPAddress address)
     {
         var a = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;

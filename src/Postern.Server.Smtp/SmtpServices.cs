@@ -1,8 +1,10 @@
 using Postern.Core.Storage.Blobs;
+using Postern.Delivery.Srs;
 using Postern.Core.Storage.Mailboxes;
 using Postern.Core.Storage.MessageLog;
 using Postern.Core.Storage.Queue;
 using Postern.Mailboxes;
+using Postern.Security;
 using Postern.Tenants;
 
 namespace Postern.Server.Smtp;
@@ -24,6 +26,15 @@ public sealed record SmtpServices(
     public IReadOnlyList<ISmtpCheck> Checks { get; init; } = [];
 
     public GreetingPassCache GreetingPasses { get; } = new(Time);
+
+    /// <summary>AUTH brute-force protection (shared with IMAP and POP3); null: none.</summary>
+    public AuthGuard? AuthGuard { get; init; }
+
+    /// <summary>Connection, message, recipient and byte rates per client and account; null: none.</summary>
+    public RateLimiter? RateLimits { get; init; }
+
+    /// <summary>Rewrites the envelope sender of forwarded mail and decodes bounces to it; null: forwards keep the sender.</summary>
+    public SrsRewriter? Srs { get; init; }
 }
 
 /// <summary>What kind of SMTP listener a connection arrived on.</summary>

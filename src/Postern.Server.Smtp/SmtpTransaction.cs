@@ -10,11 +10,13 @@ using Postern.Core.Storage.MessageLog;
 using Postern.Core.Storage.Queue;
 using Postern.Core.Tenants;
 using Postern.Mailboxes;
+using Postern.Delivery.Srs;
 using Postern.Mime.Headers;
 using Postern.Networking;
 using Postern.Primitives;
 using Postern.Protocols.Smtp;
 using Postern.Protocols.Smtp.Session;
+using Postern.Security;
 using Postern.Tenants;
 
 namespace Postern.Server.Smtp;
@@ -26,6 +28,7 @@ namespace Postern.Server.Smtp;
 /// </summary>
 internal sealed partial class SmtpTransaction : ISmtpSessionHandler
 {
+    private static readonly SmtpReply AuthTemporarilyRefused = new(454, new EnhancedStatusCode(4, 7, 0), "Too many failed logins, try again later");
     private static readonly SmtpReply TooManyHops = new(554, new EnhancedStatusCode(5, 4, 6), "Too many Received header fields: mail loop detected");
 
     private readonly SmtpListenerKind _kind;
@@ -76,6 +79,15 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
             _services.GreetingPasses.RecordPass(_connection.RemoteEndPoint.Address);
         }
 
+        if (_services.RateLimits is { } limits && !_context.ClientTrusted)
+        {
+            var rate = await limits.CheckConnectionAsync(_connection.RemoteEndPoint.Address, cancellationToken).ConfigureAwait(false);
+            if (!rate.IsAllowed)
+            {
+                return RateRefusal(rate);
+            }
+        }
+
         return await RunChecksAsync<object>(static (check, context, _, ct) => check.OnConnectAsync(context, ct), null, cancellationToken).ConfigureAwait(false);
     }
 
@@ -97,6 +109,15 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
         {
             LogSenderNotOwned(_logger, _connection.SessionId, _context.AuthenticatedUser ?? string.Empty, from.Address);
             return NotOwned(from.Address);
+        }
+
+        if (_services.RateLimits is { } limits && !_context.ClientTrusted)
+        {
+            var rate = await limits.CheckMessageAsync(_connection.RemoteEndPoint.Address, _context.AuthenticatedUser, cancellationToken).ConfigureAwait(false);
+            if (!rate.IsAllowed)
+            {
+                return RateRefusal(rate);
+            }
         }
 
         _context.ResetTransaction();
@@ -134,7 +155,35 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
             resolved = await _services.Resolver.ResolveAsync(address, cancellationToken).ConfigureAwait(false);
         }
 
+        if (_services.RateLimits is { } limits && !_context.ClientTrusted)
+        {
+            var rate = await limits.CheckRecipientAsync(_connection.RemoteEndPoint.Address, _context.AuthenticatedUser, _recipients.Count + 1, cancellationToken).ConfigureAwait(false);
+            if (!rate.IsAllowed)
+            {
+                return RateRefusal(rate);
+            }
+        }
+
         var route = RecipientRoute.Local;
+        if (_services.Srs is { } srs && resolved.Kind == RecipientKind.Unknown && resolved.Domain is null
+            && address.Domain.Ascii.Equals(srs.Domain, StringComparison.OrdinalIgnoreCase) && SrsRewriter.IsSrsLocalPart(address.LocalPart))
+        {
+            // A bounce to an address our SRS made for a forward: it goes back to the original sender.
+            var reversed = srs.Reverse(address.ToString());
+            if (!reversed.IsValid || reversed.Address is null || !EmailAddress.TryParse(reversed.Address, out var original, out _))
+            {
+                return new SmtpReply(550, new EnhancedStatusCode(5, 1, 1), $"Invalid SRS address: {reversed.Reason ?? "unreadable"}");
+            }
+
+            address = original!;
+            resolved = await _services.Resolver.ResolveAsync(address, cancellationToken).ConfigureAwait(false);
+            route = resolved.IsLocalDomain ? RecipientRoute.Local : RecipientRoute.Remote;
+            if (route == RecipientRoute.Remote)
+            {
+                return await AcceptRecipientAsync(address, parameters, route, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         switch (resolved.Kind)
         {
             case RecipientKind.Unknown when resolved.Domain is null:
@@ -172,6 +221,11 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
                 break;
         }
 
+        return await AcceptRecipientAsync(address, parameters, route, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<SmtpReply> AcceptRecipientAsync(EmailAddress address, RcptParameters parameters, RecipientRoute route, CancellationToken cancellationToken)
+    {
         var recipient = new SmtpCheckRecipient(address, route);
         var refusal = await RunChecksAsync(static (check, context, r, ct) => check.OnRecipientAsync(context, r!, ct), recipient, cancellationToken).ConfigureAwait(false);
         if (refusal is not null)
@@ -182,6 +236,17 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
         _context.RecipientList.Add(recipient);
         _recipients.Add((address, parameters, route));
         return SmtpReplies.RecipientOk;
+    }
+
+    private Task<string> EnqueueAsync(string sender, List<NewQueueRecipient> recipients, BlobInfo blob, CancellationToken cancellationToken) =>
+        _services.Queue.EnqueueAsync(new NewQueuedMessage(sender, recipients, blob.Id, blob.Length,
+            _mail?.EnvelopeId, ToQueueReturn(_mail?.Return ?? Protocols.Smtp.DsnReturn.Unspecified), _mail?.RequireTls ?? false, _mail?.SmtpUtf8 ?? false), cancellationToken);
+
+    private static SmtpReply RateRefusal(RateLimitResult rate)
+    {
+        EnhancedStatusCode.TryParse(rate.EnhancedCode, out var code);
+        var minutes = Math.Max(1, (int)Math.Ceiling(rate.RetryAfter.TotalMinutes));
+        return new SmtpReply(rate.SmtpCode, code, $"Rate limit reached ({rate.Limit}), try again in {minutes} minute(s)");
     }
 
     public ValueTask<IMessageSink> BeginMessageAsync(CancellationToken cancellationToken)
@@ -218,6 +283,15 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
             return Repeat(NotOwned(stranger));
         }
 
+        if (_services.RateLimits is { } limits && !_context.ClientTrusted)
+        {
+            var rate = await limits.CheckBytesAsync(_connection.RemoteEndPoint.Address, _context.AuthenticatedUser, blob.Length, cancellationToken).ConfigureAwait(false);
+            if (!rate.IsAllowed)
+            {
+                return Repeat(RateRefusal(rate));
+            }
+        }
+
         var message = new SmtpCheckMessage(blob, _services.Blobs, header);
         var refusal = await RunChecksAsync(static (check, context, m, ct) => check.OnMessageAsync(context, m!, ct), message, cancellationToken).ConfigureAwait(false);
         if (refusal is not null)
@@ -245,6 +319,7 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
         };
         var replies = new List<SmtpReply>(_recipients.Count);
         var remote = new List<NewQueueRecipient>();
+        var forwarded = new List<NewQueueRecipient>();
         var log = new List<MessageLogRecord>();
         var detail = DetailJson(tls, defects);
         foreach (var (address, parameters, route) in _recipients)
@@ -258,7 +333,12 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
             else
             {
                 var result = await _services.Delivery.DeliverAsync(blob, envelope, address, cancellationToken).ConfigureAwait(false);
-                remote.AddRange(result.QueueRecipients(ToQueueNotify(parameters.Notify), parameters.OriginalRecipient));
+                var notify = ToQueueNotify(parameters.Notify);
+
+                // Forwards and external list members leave with an SRS sender, so SPF keeps passing downstream;
+                // relay-domain recipients go to the customer's server with the sender unchanged.
+                (_services.Srs is null ? remote : forwarded).AddRange(result.Remote.Select(a => new NewQueueRecipient(a.ToString(), a.Domain.Ascii, notify, parameters.OriginalRecipient)));
+                remote.AddRange(result.Relay.Select(a => new NewQueueRecipient(a.ToString(), LocalRecipientResult.RelayDestination(a.Domain), notify, parameters.OriginalRecipient)));
                 reply = result.Status switch
                 {
                     LocalDeliveryStatus.Delivered => SmtpReplies.Queued(queueId),
@@ -274,10 +354,15 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
                 blob.Length, "unchecked", reply.IsPositive ? "accepted" : "refused", DetailJson: detail, DeliveryOutcome: reply.ToString().Trim()));
         }
 
+        var sender = _from?.Address ?? string.Empty;
         if (remote.Count > 0)
         {
-            await _services.Queue.EnqueueAsync(new NewQueuedMessage(_from?.Address ?? string.Empty, remote, blob.Id, blob.Length,
-                _mail?.EnvelopeId, ToQueueReturn(_mail?.Return ?? Protocols.Smtp.DsnReturn.Unspecified), _mail?.RequireTls ?? false, _mail?.SmtpUtf8 ?? false), cancellationToken).ConfigureAwait(false);
+            await EnqueueAsync(sender, remote, blob, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (forwarded.Count > 0)
+        {
+            await EnqueueAsync(_services.Srs!.Forward(sender).Address, forwarded, blob, cancellationToken).ConfigureAwait(false);
         }
 
         // The message log is written in batches by its writer, after these replies go out.
@@ -300,12 +385,38 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
 
     public async ValueTask<SaslResult> AuthenticateAsync(string mechanism, string authorizationId, string user, string password, CancellationToken cancellationToken)
     {
+        var client = _connection.RemoteEndPoint.Address;
+        var guard = _services.AuthGuard;
+        if (guard is not null)
+        {
+            var check = await guard.CheckAsync(client, user, cancellationToken).ConfigureAwait(false);
+            if (!check.IsAllowed)
+            {
+                LogAuthBlocked(_logger, _connection.SessionId, ClientIp, user, check.Block.ToString());
+                return new SaslResult(false, AuthTemporarilyRefused);
+            }
+        }
+
         var result = await _services.Authenticator.AuthenticateUserAsync(user, password, cancellationToken).ConfigureAwait(false);
         if (!result.Succeeded || result.Account is null || (authorizationId.Length > 0 && !authorizationId.Equals(user, StringComparison.OrdinalIgnoreCase)))
         {
-            // The same reply for an unknown user, a wrong password and a refused authorization identity.
+            // The same reply, after the same delay, for an unknown user, a wrong password and a refused authorization identity.
             LogAuthFailed(_logger, _connection.SessionId, ClientIp, mechanism, user);
+            if (guard is not null)
+            {
+                var failure = await guard.RecordFailureAsync(client, user, password, cancellationToken).ConfigureAwait(false);
+                if (failure.Delay > TimeSpan.Zero)
+                {
+                    await Task.Delay(failure.Delay, _services.Time, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
             return SaslResult.Failure;
+        }
+
+        if (guard is not null)
+        {
+            await guard.RecordSuccessAsync(client, user, cancellationToken).ConfigureAwait(false);
         }
 
         _account = result.Account;
@@ -405,7 +516,8 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
             return "LMTP";
         }
 
-        var protocol = _connection.IsTls ? "ESMTPS" : "ESMTP";
+        // RFC 3848, and RFC 6531 §3.7.3 for SMTPUTF8 transactions: UTF8SMTP[S][A].
+        var protocol = (_mail?.SmtpUtf8 ?? false ? "UTF8SMTP" : "ESMTP") + (_connection.IsTls ? "S" : string.Empty);
         return _account is null ? protocol : protocol + "A";
     }
 
@@ -519,6 +631,9 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Session {SessionId}: authentication failed from {ClientIp} (mechanism {Mechanism}, user {User})")]
     private static partial void LogAuthFailed(ILogger logger, string sessionId, string clientIp, string mechanism, string user);
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "Session {SessionId}: login refused without checking from {ClientIp} (user {User}): {Block}")]
+    private static partial void LogAuthBlocked(ILogger logger, string sessionId, string clientIp, string user, string block);
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Error, Message = "Session {SessionId}: the server failed while handling a command; the client was answered 451 4.3.0")]
     private static partial void LogHandlerFailed(ILogger logger, Exception exception, string sessionId);

@@ -32,7 +32,8 @@ internal sealed class SmtpServerHarness : IAsyncDisposable
     private readonly SmtpConnectionHandler _handler;
     private readonly X509Certificate2 _certificate;
 
-    public SmtpServerHarness(SmtpListenerKind kind, SmtpPolicy? policy = null, IReadOnlyList<ISmtpCheck>? checks = null, SmtpSessionOptions? session = null)
+    public SmtpServerHarness(SmtpListenerKind kind, SmtpPolicy? policy = null, IReadOnlyList<ISmtpCheck>? checks = null, SmtpSessionOptions? session = null,
+        Func<SmtpServerHarness, SmtpServices, SmtpServices>? configure = null)
     {
         Directory.CreateDirectory(_folder);
         _directory = SqliteDirectoryStore.Open(_folder);
@@ -47,6 +48,11 @@ internal sealed class SmtpServerHarness : IAsyncDisposable
             Policy = policy ?? new SmtpPolicy { MxGreetingDelay = TimeSpan.Zero },
             Checks = checks ?? [],
         };
+        if (configure is not null)
+        {
+            Services = configure(this, Services);
+        }
+
         _certificate = SelfSignedCertificate.CreateOrLoad(_folder, "mx.example.com");
         _handler = new SmtpConnectionHandler(kind, session ?? new SmtpSessionOptions { Hostname = "mx.example.com" }, Services, NullLogger.Instance);
         _listener.Start();
@@ -58,6 +64,9 @@ internal sealed class SmtpServerHarness : IAsyncDisposable
     public DirectoryService Admin { get; }
 
     public SmtpServices Services { get; }
+
+    /// <summary>Every queued message (all pages).</summary>
+    public async Task<List<Core.Storage.Queue.QueuedMessage>> QueuedAsync() => [.. (await Storage.Queue.ListAsync(new Core.Storage.Queue.QueueQuery(Limit: 1000), default)).Messages];
 
     public MessageLogWriter MessageLog { get; }
 

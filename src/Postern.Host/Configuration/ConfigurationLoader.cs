@@ -144,6 +144,16 @@ public static class ConfigurationLoader
             problems.Add("Smtp:GreetingDelay: must be between 00:00:00 and 00:01:00");
         }
 
+        if (smtp.IdleTimeout < TimeSpan.FromSeconds(10) || smtp.IdleTimeout > TimeSpan.FromHours(1))
+        {
+            problems.Add("Smtp:IdleTimeout: must be between 00:00:10 and 01:00:00");
+        }
+
+        if (smtp.SrsDomain is { } srsDomain && !DomainName.TryParse(srsDomain, out _, out var srsError))
+        {
+            problems.Add($"Smtp:SrsDomain: '{srsDomain}' is not a domain name ({srsError})");
+        }
+
         if (smtp.MaxErrors < 1)
         {
             problems.Add("Smtp:MaxErrors: must be at least 1");

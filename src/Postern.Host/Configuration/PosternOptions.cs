@@ -17,6 +17,8 @@ public sealed class PosternOptions
     public AdminOptions Admin { get; set; } = new();
 
     public SmtpOptions Smtp { get; set; } = new();
+
+    public SecurityOptions Security { get; set; } = new();
 }
 
 public sealed class ServerOptions
@@ -151,4 +153,46 @@ public sealed class SmtpOptions
 
     /// <summary>Refused commands before 421 4.7.0 and disconnection.</summary>
     public int MaxErrors { get; set; } = 10;
+
+    /// <summary>A silent client gets 421 4.4.2 after this (RFC 5321 asks for at least 5 minutes).</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Rewrite the envelope sender of forwarded mail with SRS (so SPF passes downstream).</summary>
+    public bool Srs { get; set; } = true;
+
+    /// <summary>The domain SRS addresses are made in; the server's hostname when unset. Its MX must point at us.</summary>
+    public string? SrsDomain { get; set; }
+}
+
+/// <summary>Brute-force protection and rate limits (shared by every protocol; counts live in the key-value store).</summary>
+public sealed class SecurityOptions
+{
+    public bool AuthProtection { get; set; } = true;
+
+    /// <summary>Failed logins from one IPv4 address or IPv6 /64 before it is locked out.</summary>
+    public int AuthMaxFailuresPerIp { get; set; } = 10;
+
+    /// <summary>The window those failures are counted in.</summary>
+    public TimeSpan AuthFailureWindow { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>The first lockout; each repeat doubles it, up to 24 hours.</summary>
+    public TimeSpan AuthLockout { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Failed logins to one account from clients that never logged in to it, before such clients are held off.</summary>
+    public int AuthMaxFailuresPerAccount { get; set; } = 20;
+
+    public bool RateLimits { get; set; } = true;
+
+    /// <summary>0 switches a limit off.</summary>
+    public int ConnectionsPerIpPerMinute { get; set; } = 60;
+
+    public int MessagesPerIpPerHour { get; set; } = 3_000;
+
+    public int MessagesPerAccountPerHour { get; set; } = 500;
+
+    public int RecipientsPerAccountPerHour { get; set; } = 1_000;
+
+    public int RecipientsPerIpPerHour { get; set; } = 10_000;
+
+    public long BytesPerAccountPerHour { get; set; } = 2L * 1024 * 1024 * 1024;
 }

@@ -14,6 +14,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Postern.Core.Storage;
 using Postern.Core.Storage.MessageLog;
+using Postern.Delivery.Srs;
 using Postern.Host.Configuration;
 using Postern.Host.Embedded;
 using Postern.Host.Metrics;
@@ -23,6 +24,7 @@ using Postern.Passwords;
 using Postern.Primitives;
 using Postern.Protocols.Smtp;
 using Postern.Protocols.Smtp.Session;
+using Postern.Security;
 using Postern.Server.Smtp;
 using Postern.Tenants;
 
@@ -312,7 +314,29 @@ public sealed partial class PosternServer : IAsyncDisposable
                 ReceivedShowsAuthenticatedUser = options.Smtp.ReceivedShowsAuthenticatedUser,
                 MxGreetingDelay = options.Smtp.GreetingDelay,
                 TrustedNetworks = options.Smtp.TrustedNetworks.Select(n => IPNetwork.Parse(n)).ToList(),
+                IdleTimeout = options.Smtp.IdleTimeout,
             },
+            AuthGuard = options.Security.AuthProtection ? new AuthGuard(mail.KeyValue, new AuthProtectionOptions
+            {
+                IpMaxFailures = options.Security.AuthMaxFailuresPerIp,
+                IpFailureWindow = options.Security.AuthFailureWindow,
+                IpLockoutBase = options.Security.AuthLockout,
+                AccountMaxFailures = options.Security.AuthMaxFailuresPerAccount,
+                TrustedNetworks = options.Smtp.TrustedNetworks,
+            }, TimeProvider.System, _loggerFactory!.CreateLogger<AuthGuard>()) : null,
+            RateLimits = options.Security.RateLimits ? new RateLimiter(mail.KeyValue, new RateLimitOptions
+            {
+                ConnectionsPerIpPerMinute = options.Security.ConnectionsPerIpPerMinute,
+                MessagesPerIpPerHour = options.Security.MessagesPerIpPerHour,
+                MessagesPerAccountPerHour = options.Security.MessagesPerAccountPerHour,
+                RecipientsPerAccountPerHour = options.Security.RecipientsPerAccountPerHour,
+                RecipientsPerIpPerHour = options.Security.RecipientsPerIpPerHour,
+                BytesPerAccountPerHour = options.Security.BytesPerAccountPerHour,
+                TrustedNetworks = options.Smtp.TrustedNetworks,
+            }, TimeProvider.System, _loggerFactory!.CreateLogger<RateLimiter>()) : null,
+            Srs = options.Smtp.Srs
+                ? new SrsRewriter(new SrsOptions { Domain = options.Smtp.SrsDomain ?? _config.Hostname }, await new SrsKeyProvider(mail.KeyValue).GetOrCreateAsync(cancellationToken).ConfigureAwait(false))
+                : null,
         };
         var sessionOptions = new SmtpSessionOptions
         {

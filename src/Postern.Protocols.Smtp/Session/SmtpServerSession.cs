@@ -47,6 +47,7 @@ public sealed class SmtpServerSession
     private int _rcptAttempts;
     private IMessageSink? _sink;
     private bool _sinkFailed;
+    private volatile bool _timedOut;
     private DataDecoder? _decoder;
     private bool _bdatUsed;
     private long _bdatTotal;
@@ -99,6 +100,16 @@ public sealed class SmtpServerSession
         LoginPassword,
     }
 
+    /// <summary>
+    /// The connection's idle timeout fired: the pending read is cancelled, the client gets 421 4.4.2 and the
+    /// session ends. Safe to call from any thread, once.
+    /// </summary>
+    public void TimeOut()
+    {
+        _timedOut = true;
+        _transport?.Input.CancelPendingRead();
+    }
+
     /// <summary>True once AUTH succeeded (reset by STARTTLS).</summary>
     public bool IsAuthenticated => _authenticated;
 
@@ -118,6 +129,9 @@ public sealed class SmtpServerSession
         try
         {
             await RunCoreAsync(shutdownRequested, shutdownDeadline).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_timedOut)
+        {
         }
         catch (OperationCanceledException) when (shutdownDeadline.IsCancellationRequested)
         {
@@ -159,6 +173,16 @@ public sealed class SmtpServerSession
         {
             var input = Transport.Input;
             var result = await input.ReadAsync(deadline).ConfigureAwait(false);
+            if (result.IsCanceled && _timedOut)
+            {
+                // RFC 5321 §4.5.3.2.7: the server gives up on a silent client.
+                input.AdvanceTo(result.Buffer.Start);
+                AbortMessage();
+                Close(SmtpReplies.Timeout(_options.Hostname));
+                await FlushAsync(deadline).ConfigureAwait(false);
+                break;
+            }
+
             var buffer = result.Buffer;
             var consumed = buffer.Start;
             try
@@ -502,6 +526,13 @@ public sealed class SmtpServerSession
         if ((p.Notify != DsnNotify.Unspecified || p.OriginalRecipient is not null) && !_options.Dsn)
         {
             SendError(SmtpReplies.ParameterNotImplemented("Unsupported parameter NOTIFY/ORCPT"));
+            return;
+        }
+
+        if (command.Path!.IsInternational && !(_mailParameters?.SmtpUtf8 ?? false))
+        {
+            // RFC 6531 §3.5: a UTF-8 address needs the SMTPUTF8 parameter on MAIL.
+            SendError(new SmtpReply(553, new EnhancedStatusCode(5, 6, 7), "Non-ASCII address requires SMTPUTF8"));
             return;
         }
 

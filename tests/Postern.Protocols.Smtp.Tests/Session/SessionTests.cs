@@ -715,4 +715,28 @@ public sealed class SessionTests
         await client.ConverseAsync($"S: 220\nC: {command}\nS: 250");
         await client.HangUpAsync();
     }
+
+    [Fact]
+    public async Task A_timed_out_session_gets_421_4_4_2_and_ends()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250\nC: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nC: DATA\nS: 250\nS: 250\nS: 354");
+        await client.SendAsync("half a message\r\n");
+        client.Session.TimeOut();
+        Assert.StartsWith("421 4.4.2", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.ExpectClosedAsync();
+        Assert.Empty(client.Handler.Messages);
+        Assert.Equal(1, client.Handler.Aborted);
+    }
+
+    [Fact]
+    public async Task A_utf8_recipient_needs_smtputf8_on_mail()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: EHLO c.test");
+        await client.ConverseAsync(string.Concat(Enumerable.Repeat("S: 250\n", 8)));
+        await client.ConverseAsync("C: MAIL FROM:<a@c.test>\nS: 250\nC: RCPT TO:<jörg@bücher.example>\nS: 553 5.6.7\nC: RSET\nS: 250");
+        await client.ConverseAsync("C: MAIL FROM:<a@c.test> SMTPUTF8\nS: 250\nC: RCPT TO:<jörg@bücher.example>\nS: 250 2.1.5");
+        await client.HangUpAsync();
+    }
 }
