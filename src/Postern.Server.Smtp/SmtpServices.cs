@@ -1,8 +1,8 @@
 using Postern.Core.Storage.Blobs;
-using Postern.Delivery.Srs;
 using Postern.Core.Storage.Mailboxes;
 using Postern.Core.Storage.MessageLog;
 using Postern.Core.Storage.Queue;
+using Postern.Delivery.Srs;
 using Postern.Mailboxes;
 using Postern.Security;
 using Postern.Tenants;
