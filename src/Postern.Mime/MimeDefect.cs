@@ -44,9 +44,12 @@ public enum MimeDefect
     InvalidQuotedPrintable = 19,
     /// <summary>An unknown or unsupported charset; a fallback was used.</summary>
     UnknownCharset = 20,
-    /// <summary>Text bytes that were not valid in the declared charset.</summary>
+    /// <summary>Bytes not valid in their declared charset: in a text part (invalid UTF-8, 8-bit bytes declared US-ASCII,
+    /// sequences a legacy code page cannot map) or in an encoded word of a header field. Recorded by a full parse
+    /// (<see cref="MimeParserOptions.CheckContent"/>).</summary>
     InvalidCharsetBytes = 21,
-    /// <summary>Header bytes above 127 without a declared charset.</summary>
+    /// <summary>Raw 8-bit bytes in a header field that are not UTF-8 (RFC 6532 allows UTF-8; anything else has no declared
+    /// charset and is read as Windows-1252). Recorded by a full parse (<see cref="MimeParserOptions.CheckContent"/>).</summary>
     Undeclared8BitHeader = 22,
     /// <summary>A message/rfc822 body that does not start with a header field; kept as a leaf.</summary>
     InvalidMessageBody = 23,

@@ -7,22 +7,34 @@ namespace Postern.Mime;
 /// <summary>A delimiter line of a multipart: <see cref="Start"/> includes the line break before the "--".</summary>
 public readonly record struct MimeBoundaryLine(int Start, int End, int Line, bool IsClose);
 
+/// <summary>What the entities of one parse share: the input, its line-break style and the limits it was read with.</summary>
+internal sealed class MimeSource(ReadOnlyMemory<byte> data, bool crlf)
+{
+    public ReadOnlyMemory<byte> Data { get; } = data;
+
+    public bool Crlf { get; } = crlf;
+
+    /// <summary>Every header field of the parse, in input order, as LEB128 varints of (length &lt;&lt; 1 | isField): about
+    /// 1.5 bytes a field instead of an int. Entities index into it; <see cref="MimeEntity.Headers"/> decodes its run once.</summary>
+    public byte[] HeaderTable { get; set; } = [];
+}
+
 /// <summary>One MIME entity (a message, a part, or a nested message), as byte ranges into the parsed input.</summary>
 public sealed class MimeEntity
 {
-    private int[]? _headerTable;
+    private readonly MimeSource _source;
     private int _headerFirst;
     private int _headerCount;
-    private bool _crlf = true;
     private HeaderList? _headers;
     private List<MimeEntity>? _children;
     private List<MimeBoundaryLine>? _delimiters;
-    private List<MimeDefectRecord>? _defects;
+    private MimeDefectRecord[]? _defects;
+    private int _defectCount;
     private ContentType? _contentType;
 
-    internal MimeEntity(ReadOnlyMemory<byte> source, int start, int line, int depth, MimeEntity? parent)
+    internal MimeEntity(MimeSource source, int start, int line, int depth, MimeEntity? parent)
     {
-        Source = source;
+        _source = source;
         Start = start;
         Line = line;
         Depth = depth;
@@ -31,7 +43,7 @@ public sealed class MimeEntity
     }
 
     /// <summary>The whole parsed input (the entity's ranges index into it).</summary>
-    public ReadOnlyMemory<byte> Source { get; }
+    public ReadOnlyMemory<byte> Source => _source.Data;
 
     public MimeEntity? Parent { get; }
 
@@ -62,7 +74,7 @@ public sealed class MimeEntity
     public MimeBodyKind Kind { get; internal set; }
 
     /// <summary>The header fields (offsets into the input until changed).</summary>
-    public HeaderList Headers => _headers ??= new HeaderList(Source, _headerTable, _headerFirst, _headerCount, _crlf, Start);
+    public HeaderList Headers => _headers ??= ReadHeaders();
 
     /// <summary>The 1-based line number of an offset in the input.</summary>
     public int LineAt(int offset) => Source.Span[..Math.Clamp(offset, 0, Source.Length)].Count((byte)'\n') + 1;
@@ -80,7 +92,18 @@ public sealed class MimeEntity
     public int EpilogueStart { get; internal set; }
 
     /// <summary>Defects found in this entity (not its children).</summary>
-    public IReadOnlyList<MimeDefectRecord> Defects => (IReadOnlyList<MimeDefectRecord>?)_defects ?? [];
+    public IReadOnlyList<MimeDefectRecord> Defects
+    {
+        get
+        {
+            if (_defects is null)
+            {
+                return Array.Empty<MimeDefectRecord>();
+            }
+
+            return _defectCount == _defects.Length ? _defects : new ArraySegment<MimeDefectRecord>(_defects, 0, _defectCount);
+        }
+    }
 
     /// <summary>The whole entity's bytes as received.</summary>
     public ReadOnlyMemory<byte> RawEntity => Source[Start..End];
@@ -223,11 +246,14 @@ public sealed class MimeEntity
 
     /// <summary>The decoded text of a text part: transfer decoding and charset conversion (undeclared or unknown charsets:
     /// UTF-8 if valid, else Windows-1252). Null for non-text parts.</summary>
-    public string? GetText() => GetText(out _);
+    public string? GetText() => GetText(check: false, out _);
 
     /// <summary>As <see cref="GetText()"/>; <paramref name="defect"/> is <see cref="MimeDefect.UnknownCharset"/> when the declared
-    /// charset is not known (a fallback was used), else <see cref="MimeDefect.None"/>.</summary>
-    public string? GetText(out MimeDefect defect)
+    /// charset is not known (a fallback was used), <see cref="MimeDefect.InvalidCharsetBytes"/> when some bytes were not valid
+    /// in the declared charset (replaced by U+FFFD, or for US-ASCII read as undeclared 8-bit), else <see cref="MimeDefect.None"/>.</summary>
+    public string? GetText(out MimeDefect defect) => GetText(check: true, out defect);
+
+    private string? GetText(bool check, out MimeDefect defect)
     {
         defect = MimeDefect.None;
         var declared = ContentType.Charset;
@@ -239,7 +265,7 @@ public sealed class MimeEntity
         if (Kind == MimeBodyKind.Multipart && Children.Count == 0)
         {
             // A multipart whose boundary never appears: its body is all the text there is.
-            return Charsets.Decode(Preamble.Span, ContentType.Charset, out _);
+            return DecodeText(Preamble.Span, declared, check, ref defect);
         }
 
         if (Kind != MimeBodyKind.Leaf || !ContentType.IsText)
@@ -247,7 +273,6 @@ public sealed class MimeEntity
             return null;
         }
 
-        var charset = ContentType.Charset;
         var raw = RawBody.Span;
         var encoding = TransferEncoding;
         switch (encoding)
@@ -267,7 +292,7 @@ public sealed class MimeEntity
                         QuotedPrintableDecoder.Decode(raw, w);
                     }
 
-                    return Charsets.Decode(buffer.AsSpan(0, w.Written), charset, out _);
+                    return DecodeText(buffer.AsSpan(0, w.Written), declared, check, ref defect);
                 }
                 finally
                 {
@@ -275,8 +300,24 @@ public sealed class MimeEntity
                 }
 
             default:
-                return Charsets.Decode(raw, charset, out _);
+                return DecodeText(raw, declared, check, ref defect);
         }
+    }
+
+    private static string DecodeText(ReadOnlySpan<byte> bytes, string? charset, bool check, ref MimeDefect defect)
+    {
+        if (!check)
+        {
+            return Charsets.Decode(bytes, charset, out _);
+        }
+
+        var text = Charsets.Decode(bytes, charset, out _, out var invalid);
+        if (invalid && defect == MimeDefect.None)
+        {
+            defect = MimeDefect.InvalidCharsetBytes;
+        }
+
+        return text;
     }
 
     /// <summary>An <see cref="IBufferWriter{T}"/> over a caller's array that is large enough.</summary>
@@ -304,21 +345,52 @@ public sealed class MimeEntity
         return content.Length == 0 ? null : MimeParser.Parse(content, options);
     }
 
-    internal void SetHeaders(int first, int count, bool crlf)
+    private HeaderList ReadHeaders()
+    {
+        var ends = _headerCount == 0 ? [] : new int[_headerCount];
+        var table = _source.HeaderTable;
+        var at = _headerFirst;
+        var pos = Start;
+        for (var i = 0; i < ends.Length && at < table.Length; i++)
+        {
+            ulong v = 0;
+            var shift = 0;
+            byte b;
+            do
+            {
+                b = table[at++];
+                v |= (ulong)(b & 0x7F) << shift;
+                shift += 7;
+            }
+            while ((b & 0x80) != 0 && at < table.Length && shift < 63);
+
+            pos += (int)(v >> 1);
+            ends[i] = (v & 1) != 0 ? pos : -pos;
+        }
+
+        return new HeaderList(Source, ends, 0, ends.Length, _source.Crlf, Start);
+    }
+
+    internal void SetHeaders(int first, int count)
     {
         _headerFirst = first;
         _headerCount = count;
-        _crlf = crlf;
     }
-
-    /// <summary>The end offsets of every header field of the parse (negative for raw lines), shared by its entities.</summary>
-    internal void SetHeaderTable(int[] table) => _headerTable = table;
 
     internal void AddChild(MimeEntity child) => (_children ??= []).Add(child);
 
     internal void AddDelimiter(MimeBoundaryLine line) => (_delimiters ??= []).Add(line);
 
-    internal void AddDefect(MimeDefect defect, long offset) => (_defects ??= []).Add(new MimeDefectRecord(defect, offset));
+    /// <summary>Most entities have no defect or one (an mbox From line): the array starts at one slot and doubles.</summary>
+    internal void AddDefect(MimeDefect defect, long offset)
+    {
+        if (_defects is null || _defectCount == _defects.Length)
+        {
+            Array.Resize(ref _defects, _defects is null ? 1 : _defects.Length * 2);
+        }
+
+        _defects[_defectCount++] = new MimeDefectRecord(defect, offset);
+    }
 
     private ContentType ReadContentType()
     {

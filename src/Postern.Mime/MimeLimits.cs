@@ -39,9 +39,10 @@ public sealed record MimeParserOptions
     public string FallbackCharset { get; init; } = "windows-1252";
 
     /// <summary>
-    /// Also decode every leaf body while parsing (a full parse) and record what its decoding tolerated on
-    /// the entity: <see cref="MimeDefect.InvalidBase64"/>, <see cref="MimeDefect.InvalidQuotedPrintable"/>,
-    /// <see cref="MimeDefect.UnknownCharset"/>. Off by default: a structure parse decodes nothing.
+    /// Also decode every header field and leaf body while parsing (a full parse) and record what the decoding tolerated
+    /// on the entity: <see cref="MimeDefect.InvalidBase64"/>, <see cref="MimeDefect.InvalidQuotedPrintable"/>,
+    /// <see cref="MimeDefect.UnknownCharset"/>, <see cref="MimeDefect.InvalidCharsetBytes"/> (text parts and encoded words)
+    /// and <see cref="MimeDefect.Undeclared8BitHeader"/>. Off by default: a structure parse decodes nothing.
     /// </summary>
     public bool CheckContent { get; init; }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Postern.Mime.Headers;
 
 namespace Postern.Mime;
 
@@ -17,7 +18,7 @@ public static class MimeParser
         try
         {
             var nl = data.Span.IndexOf((byte)'\n');
-            var builder = TreeBuilder.Rent(data, nl <= 0 || data.Span[nl - 1] == '\r');
+            var builder = TreeBuilder.Rent(new MimeSource(data, nl <= 0 || data.Span[nl - 1] == '\r'));
             try
             {
                 MimeReader.Read(data.Span, ref builder, options);
@@ -38,17 +39,18 @@ public static class MimeParser
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             Interlocked.Increment(ref _internalErrors);
-            var root = new MimeEntity(data, 0, 1, 0, null) { HeaderEnd = 0, BodyStart = 0, End = data.Length, Kind = MimeBodyKind.Leaf };
+            var root = new MimeEntity(new MimeSource(data, true), 0, 1, 0, null) { HeaderEnd = 0, BodyStart = 0, End = data.Length, Kind = MimeBodyKind.Leaf };
             root.AddDefect(MimeDefect.InternalError, 0);
             return new MimeMessage(root, options);
         }
     }
 
-    /// <summary>Decodes every leaf body once and lists on its entity what the decoding tolerated.</summary>
+    /// <summary>Decodes every header field and every leaf body once and lists on its entity what the decoding tolerated.</summary>
     private static void RecordContentDefects(MimeMessage message)
     {
         foreach (var entity in message.Entities)
         {
+            RecordHeaderDefects(entity);
             if (entity.Kind != MimeBodyKind.Leaf)
             {
                 continue;
@@ -67,6 +69,33 @@ public static class MimeParser
                 {
                     entity.AddDefect(charset, entity.BodyStart);
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Per field: <see cref="MimeDefect.Undeclared8BitHeader"/> when it holds 8-bit bytes that are not UTF-8 (RFC 6532 allows
+    /// UTF-8 in header fields, so only bytes read with the Windows-1252 fallback count), and
+    /// <see cref="MimeDefect.InvalidCharsetBytes"/> when an encoded word's bytes are not valid in its charset.
+    /// </summary>
+    private static void RecordHeaderDefects(MimeEntity entity)
+    {
+        foreach (var field in entity.Headers)
+        {
+            if (!field.IsField)
+            {
+                continue;
+            }
+
+            var raw = field.RawValue.Span;
+            if (!System.Text.Ascii.IsValid(raw) && !System.Text.Unicode.Utf8.IsValid(raw))
+            {
+                entity.AddDefect(MimeDefect.Undeclared8BitHeader, field.Offset);
+            }
+
+            if (HeaderText.HasInvalidEncodedWords(raw))
+            {
+                entity.AddDefect(MimeDefect.InvalidCharsetBytes, field.Offset);
             }
         }
     }
@@ -167,56 +196,46 @@ public static class MimeParser
 
         private readonly Stack<MimeEntity> _stack = new();
         private readonly List<MimeDefectRecord> _early = [];
-        private int[] _pairs = new int[256];
-        private int _pairCount;
+        private MimeSource? _source;
+        private byte[] _table = new byte[1024];
+        private int _tableLength;
         private int _entityFirst;
-        private ReadOnlyMemory<byte> _source;
-        private bool _crlf;
-        private readonly List<MimeEntity> _all = [];
+        private int _entityHeaders;
+        private int _lastEnd;
 
         public MimeEntity? Root { get; private set; }
 
-        public static TreeBuilder Rent(ReadOnlyMemory<byte> source, bool crlf)
+        public static TreeBuilder Rent(MimeSource source)
         {
             var b = _cached ?? new TreeBuilder();
             _cached = null;
             b._source = source;
-            b._crlf = crlf;
-            b._all.Clear();
-            b._pairCount = 0;
+            b._tableLength = 0;
             b.Root = null;
             b._stack.Clear();
             b._early.Clear();
             return b;
         }
 
-        public void Finish()
-        {
-            var table = _pairs.AsSpan(0, _pairCount).ToArray();
-            foreach (var e in _all)
-            {
-                e.SetHeaderTable(table);
-            }
-        }
+        public void Finish() => _source!.HeaderTable = _table.AsSpan(0, _tableLength).ToArray();
 
         public void Return()
         {
-            _source = default;
-            Root = null;
-            _stack.Clear();
-            _all.Clear();
-            if (_pairs.Length > 64 * 1024)
+            if (_table.Length > 256 * 1024)
             {
-                _pairs = new int[256];
+                _table = new byte[1024];
             }
 
+            _source = null;
+            Root = null;
+            _stack.Clear();
             _cached = this;
         }
 
         public void OnEntityStart(int offset, int line, int depth)
         {
             _stack.TryPeek(out var parent);
-            var e = new MimeEntity(_source, offset, line, depth, parent);
+            var e = new MimeEntity(_source!, offset, line, depth, parent);
             if (parent is null)
             {
                 Root = e;
@@ -234,19 +253,30 @@ public static class MimeParser
                 parent.Message = e;
             }
 
-            _entityFirst = _pairCount;
+            _entityFirst = _tableLength;
+            _entityHeaders = 0;
+            _lastEnd = offset;
             _stack.Push(e);
-            _all.Add(e);
         }
 
+        /// <summary>Fields are contiguous from the entity start: each is kept as its length and kind, a varint.</summary>
         public void OnHeader(in MimeHeaderLocation header)
         {
-            if (_pairCount == _pairs.Length)
+            if (_tableLength + 10 > _table.Length)
             {
-                Array.Resize(ref _pairs, _pairs.Length * 2);
+                Array.Resize(ref _table, _table.Length * 2);
             }
 
-            _pairs[_pairCount++] = header.IsField ? header.End : -header.End;
+            var v = ((ulong)(uint)(header.End - _lastEnd) << 1) | (header.IsField ? 1UL : 0UL);
+            _lastEnd = header.End;
+            while (v >= 0x80)
+            {
+                _table[_tableLength++] = (byte)(v | 0x80);
+                v >>= 7;
+            }
+
+            _table[_tableLength++] = (byte)v;
+            _entityHeaders++;
         }
 
         public void OnHeadersEnd(int headerEnd, int bodyStart, int line, MimeBodyKind kind)
@@ -256,7 +286,7 @@ public static class MimeParser
             e.BodyStart = bodyStart;
             e.BodyLine = line + (bodyStart > headerEnd ? 1 : 0);
             e.Kind = kind;
-            e.SetHeaders(_entityFirst, _pairCount - _entityFirst, _crlf);
+            e.SetHeaders(_entityFirst, _entityHeaders);
         }
 
         public void OnBoundary(int start, int end, int line, bool isClose) => _stack.Peek().AddDelimiter(new MimeBoundaryLine(start, end, line, isClose));

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Postern.Mime.Headers;
 
@@ -49,6 +51,11 @@ public interface IMimeReaderHandler
     void OnDefect(MimeDefect defect, int offset);
 }
 
+/// <summary>What <see cref="MimeReader"/> read from a stream or a sequence.</summary>
+/// <param name="Length">Bytes read (the offset just after the last one).</param>
+/// <param name="Truncated">True when the input went on past <see cref="MimeLimits.MaxMessageBytes"/> and was cut there.</param>
+public readonly record struct MimeReadResult(long Length, bool Truncated);
+
 /// <summary>The streaming MIME structure reader. It never throws on bad input and keeps only offsets.</summary>
 public static class MimeReader
 {
@@ -59,19 +66,137 @@ public static class MimeReader
         var core = new ReaderCore<T>(data, ref handler, (options ?? MimeParserOptions.Default).Limits);
         core.Run();
     }
+
+    /// <summary>Reads the structure of a byte sequence segment by segment, without joining the segments: only the bytes
+    /// the reader is looking at (a header field, a delimiter line) are held, so memory is bounded by the limits.</summary>
+    public static MimeReadResult Read<T>(ReadOnlySequence<byte> data, ref T handler, MimeParserOptions? options = null)
+        where T : IMimeReaderHandler
+    {
+        var limits = (options ?? MimeParserOptions.Default).Limits;
+        if (data.IsSingleSegment && data.Length <= limits.MaxMessageBytes)
+        {
+            Read(data.FirstSpan, ref handler, options);
+            return new MimeReadResult(data.Length, false);
+        }
+
+        return ReadChunked(new SequenceSource(data), ref handler, limits);
+    }
+
+    /// <summary>Reads the structure of a stream as its chunks arrive (an SMTP DATA stream, a file), up to
+    /// <see cref="MimeLimits.MaxMessageBytes"/>. Offsets are absolute offsets from the stream's current position. Memory is
+    /// bounded by the limits (header block size, line length), not by the message size; nothing is read ahead of need
+    /// beyond one buffer. Bad bytes never throw; the stream's own I/O exceptions pass through. At the limit, one more byte
+    /// is read to tell whether the stream went on (<see cref="MimeReadResult.Truncated"/>).</summary>
+    public static MimeReadResult Read<T>(Stream stream, ref T handler, MimeParserOptions? options = null)
+        where T : IMimeReaderHandler
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        return ReadChunked(new StreamSource(stream), ref handler, (options ?? MimeParserOptions.Default).Limits);
+    }
+
+    private static MimeReadResult ReadChunked<T>(ChunkSource source, ref T handler, MimeLimits limits)
+        where T : IMimeReaderHandler
+    {
+        source.Limit = Math.Min(limits.MaxMessageBytes, int.MaxValue - 1);
+        var core = new ReaderCore<T>(source, ref handler, limits);
+        try
+        {
+            core.Run();
+        }
+        finally
+        {
+            core.Release();
+        }
+
+        return new MimeReadResult(source.Position, source.Truncated);
+    }
 }
 
+/// <summary>Input that arrives in chunks. <see cref="Read"/> returns 0 at the end (or at <see cref="Limit"/>).</summary>
+internal abstract class ChunkSource
+{
+    public long Limit { get; set; } = long.MaxValue;
+
+    public long Position { get; protected set; }
+
+    public bool Truncated { get; protected set; }
+
+    public abstract int Read(Span<byte> buffer);
+}
+
+internal sealed class StreamSource(Stream stream) : ChunkSource
+{
+    public override int Read(Span<byte> buffer)
+    {
+        var room = Limit - Position;
+        if (room <= 0)
+        {
+            if (!Truncated)
+            {
+                Span<byte> probe = stackalloc byte[1];
+                Truncated = stream.Read(probe) > 0;
+            }
+
+            return 0;
+        }
+
+        if (buffer.Length > room)
+        {
+            buffer = buffer[..(int)room];
+        }
+
+        var n = stream.Read(buffer);
+        Position += n;
+        return n;
+    }
+}
+
+internal sealed class SequenceSource(ReadOnlySequence<byte> data) : ChunkSource
+{
+    private ReadOnlySequence<byte> _rest = data;
+
+    public override int Read(Span<byte> buffer)
+    {
+        var room = Limit - Position;
+        if (room <= 0)
+        {
+            Truncated = !_rest.IsEmpty;
+            return 0;
+        }
+
+        var take = (int)Math.Min(Math.Min(buffer.Length, room), _rest.Length);
+        _rest.Slice(0, take).CopyTo(buffer);
+        _rest = _rest.Slice(take);
+        Position += take;
+        return take;
+    }
+}
+
+/// <summary>
+/// The reader proper. Every position is an absolute offset into the whole input. The bytes it looks at live in a window
+/// (<see cref="_d"/>, starting at <see cref="_base"/>): the whole input when it is one span, else a buffer refilled from a
+/// <see cref="ChunkSource"/> that drops the bytes before <see cref="_pin"/> (the earliest position the reader may still
+/// look at) as it goes. Lines are counted as bytes leave the window, so line numbers stay absolute too.
+/// </summary>
 internal ref struct ReaderCore<T>
     where T : IMimeReaderHandler
 {
-    private readonly ReadOnlySpan<byte> _d;
+    private const int FirstBuffer = 16 * 1024;
+
     private readonly ref T _h;
     private readonly MimeLimits _limits;
+    private readonly ChunkSource? _src;
+    private ReadOnlySpan<byte> _d;
+    private byte[]? _buf;
+    private int _base;
+    private bool _eof;
+    private int _pin;
     private byte[][] _bounds;
     private int _boundCount;
     private int _parts;
     private int _linePos;
     private int _lineNo;
+    private readonly int _lineMax;
 
     public ReaderCore(ReadOnlySpan<byte> data, ref T handler, MimeLimits limits)
     {
@@ -80,6 +205,20 @@ internal ref struct ReaderCore<T>
         _limits = limits;
         _bounds = [];
         _lineNo = 1;
+        _eof = true;
+        _lineMax = Math.Max(1, limits.MaxHeaderBlockBytes);
+    }
+
+    public ReaderCore(ChunkSource source, ref T handler, MimeLimits limits)
+    {
+        _src = source;
+        _h = ref handler;
+        _limits = limits;
+        _bounds = [];
+        _lineNo = 1;
+        _lineMax = Math.Max(1, limits.MaxHeaderBlockBytes);
+        _buf = ArrayPool<byte>.Shared.Rent(FirstBuffer);
+        _d = [];
     }
 
     private struct Hit
@@ -89,6 +228,20 @@ internal ref struct ReaderCore<T>
         public int End;       // after the delimiter line's break
         public int Index;     // boundary stack index, -1 = end of data
         public bool Close;
+    }
+
+    private struct HeaderBlock
+    {
+        public int HeaderEnd;
+        public int BodyStart;
+        public bool TypeSeen;
+        public bool Encoded;
+        public bool IsDigest;
+        public bool IsMessageType;
+        public MimeBodyKind Kind;
+        public byte[]? Boundary;
+        public bool EndedByBoundary;
+        public Hit BoundaryHit;
     }
 
     public void Run()
@@ -101,25 +254,182 @@ internal ref struct ReaderCore<T>
         }
     }
 
+    public void Release()
+    {
+        if (_buf is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_buf);
+            _buf = null;
+            _d = [];
+        }
+    }
+
+    /// <summary>Offset just after the last byte in the window.</summary>
+    private readonly int Avail
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _base + _d.Length;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private readonly byte B(int pos) => _d[pos - _base];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private readonly ReadOnlySpan<byte> S(int from, int to) => _d[(from - _base)..(to - _base)];
+
+    /// <summary>True when the byte at <paramref name="pos"/> exists (reading more input if needed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Has(int pos) => pos < Avail || (!_eof && Fill(pos + 1));
+
+    /// <summary>Reads until the window reaches <paramref name="end"/> or the input ends; true if it reached it.</summary>
+    private bool Fill(int end)
+    {
+        while (Avail < end)
+        {
+            if (_eof)
+            {
+                return false;
+            }
+
+            ReadMore();
+        }
+
+        return true;
+    }
+
+    /// <summary>From here on the reader never looks before <paramref name="pos"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Pin(int pos)
+    {
+        if (pos > _pin)
+        {
+            _pin = pos;
+        }
+    }
+
+    private void ReadMore()
+    {
+        if (_src is null || _buf is null)
+        {
+            _eof = true;
+            return;
+        }
+
+        var drop = Math.Min(_pin, Avail) - _base;
+        var used = _d.Length;
+        if (drop > 0)
+        {
+            if (_linePos < _base + drop)
+            {
+                _lineNo += S(_linePos, _base + drop).Count((byte)'\n');
+                _linePos = _base + drop;
+            }
+
+            _buf.AsSpan(drop, used - drop).CopyTo(_buf);
+            used -= drop;
+            _base += drop;
+        }
+
+        if (used > _buf.Length - (_buf.Length / 4))
+        {
+            // Less than a quarter free after dropping what is behind the pin: grow rather than move most of the
+            // buffer for a small read (the window is bounded by the limits, so this stays bounded too).
+            var bigger = ArrayPool<byte>.Shared.Rent(_buf.Length * 2);
+            _buf.AsSpan(0, used).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_buf);
+            _buf = bigger;
+        }
+
+        var n = _src.Read(_buf.AsSpan(used));
+        if (n <= 0)
+        {
+            _eof = true;
+            n = 0;
+        }
+
+        _d = _buf.AsSpan(0, used + n);
+    }
+
     private int LineAt(int pos)
     {
         if (pos >= _linePos)
         {
-            _lineNo += _d[_linePos..pos].Count((byte)'\n');
+            _lineNo += S(_linePos, pos).Count((byte)'\n');
         }
         else
         {
-            _lineNo -= _d[pos.._linePos].Count((byte)'\n');
+            _lineNo -= S(pos, _linePos).Count((byte)'\n');
         }
 
         _linePos = pos;
         return _lineNo;
     }
 
-    private readonly int LineEnd(int pos)
+    /// <summary>The end of the line at <paramref name="pos"/> (after its '\n'), the end of the input, or
+    /// <paramref name="pos"/> + <paramref name="max"/> when the line is longer (a header line is cut there).</summary>
+    private int LineEnd(int pos, int max)
     {
-        var i = _d[pos..].IndexOf((byte)'\n');
-        return i < 0 ? _d.Length : pos + i + 1;
+        var rel = pos - _base;
+        var quick = _d[rel..];
+        if (quick.Length > max)
+        {
+            quick = quick[..max];
+        }
+
+        var q = quick.IndexOf((byte)'\n');
+        if (q >= 0)
+        {
+            return pos + q + 1;
+        }
+
+        return LineEndSlow(pos, max);
+    }
+
+    private int LineEndSlow(int pos, int max)
+    {
+        var limit = pos > int.MaxValue - max ? int.MaxValue : pos + max;
+        var from = pos;
+        while (true)
+        {
+            var end = Math.Min(Avail, limit);
+            var i = S(from, end).IndexOf((byte)'\n');
+            if (i >= 0)
+            {
+                return from + i + 1;
+            }
+
+            if (end >= limit)
+            {
+                return limit;
+            }
+
+            from = end;
+            if (!Fill(Avail + 1))
+            {
+                return Avail;
+            }
+        }
+    }
+
+    /// <summary>The end of the line at <paramref name="pos"/> however long, without holding it (the window slides).</summary>
+    private int SkipLine(int pos)
+    {
+        var from = pos;
+        while (true)
+        {
+            var i = S(from, Avail).IndexOf((byte)'\n');
+            if (i >= 0)
+            {
+                return from + i + 1;
+            }
+
+            from = Avail;
+            Pin(from);
+            if (!Fill(Avail + 1))
+            {
+                return Avail;
+            }
+        }
     }
 
     private static int ContentLength(ReadOnlySpan<byte> line)
@@ -138,54 +448,54 @@ internal ref struct ReaderCore<T>
         return n;
     }
 
-    private Hit ParseEntity(int start, int depth, bool defaultMessage)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsBlankLine(int pos)
     {
-        _parts++;
-        _h.OnEntityStart(start, LineAt(start), depth);
-        var len = _d.Length;
+        var b0 = B(pos);
+        return b0 == '\n' || (b0 == '\r' && Has(pos + 1) && B(pos + 1) == '\n');
+    }
+
+    private HeaderBlock ReadHeaderBlock(int start, int depth)
+    {
         var pos = start;
         var count = 0;
-        var kind = MimeBodyKind.Leaf;
-        var typeSeen = false;
-        var encoded = false;
-        byte[]? boundary = null;
+        var r = default(HeaderBlock);
         var longLineReported = false;
-        var isDigest = false;
-        var isMessageType = defaultMessage;
-        int headerEnd, bodyStart;
 
         while (true)
         {
-            if (pos >= len)
+            Pin(pos);
+            if (!Has(pos))
             {
                 if (pos > start)
                 {
                     _h.OnDefect(MimeDefect.MissingHeaderSeparator, pos);
                 }
 
-                headerEnd = bodyStart = len;
+                r.HeaderEnd = r.BodyStart = pos;
                 break;
             }
 
-            var b0 = _d[pos];
-            if (b0 == '\n' || (b0 == '\r' && pos + 1 < len && _d[pos + 1] == '\n'))
+            var b0 = B(pos);
+            if (IsBlankLine(pos))
             {
-                headerEnd = pos;
-                bodyStart = pos + (b0 == '\n' ? 1 : 2);
+                r.HeaderEnd = pos;
+                r.BodyStart = pos + (b0 == '\n' ? 1 : 2);
                 break;
             }
 
             if (_boundCount > 0 && b0 == '-' && TryMatchBoundary(pos, pos, out var bh))
             {
                 // The entity ends inside its header block: no body.
-                _h.OnDefect(MimeDefect.MissingHeaderSeparator, pos);
-                _h.OnHeadersEnd(pos, pos, LineAt(pos), MimeBodyKind.Leaf);
-                _h.OnEntityEnd(pos, LineAt(pos));
-                return bh;
+                r.HeaderEnd = r.BodyStart = pos;
+                r.EndedByBoundary = true;
+                r.BoundaryHit = bh;
+                return r;
             }
 
-            var lineEnd = LineEnd(pos);
-            if (!longLineReported && ContentLength(_d[pos..lineEnd]) > _limits.MaxLineLength)
+            var lineEnd = LineEnd(pos, _lineMax);
+            var contentLength = ContentLength(S(pos, lineEnd));
+            if (!longLineReported && contentLength > _limits.MaxLineLength)
             {
                 longLineReported = true;
                 _h.OnDefect(MimeDefect.LineTooLong, pos);
@@ -194,14 +504,15 @@ internal ref struct ReaderCore<T>
             if (count >= _limits.MaxHeaderCount || pos - start >= _limits.MaxHeaderBlockBytes)
             {
                 _h.OnDefect(count >= _limits.MaxHeaderCount ? MimeDefect.TooManyHeaders : MimeDefect.HeaderBlockTooLarge, pos);
+                var rawLine = LineAt(pos);
                 var rawEnd = SkipToHeaderEnd(pos);
-                _h.OnHeader(new MimeHeaderLocation(pos, 0, pos, rawEnd, LineAt(pos)));
+                _h.OnHeader(new MimeHeaderLocation(pos, 0, pos, rawEnd, rawLine));
                 pos = rawEnd;
                 count++;
                 continue;
             }
 
-            if (pos == 0 && depth == 0 && _d.StartsWith("From "u8))
+            if (pos == 0 && depth == 0 && Fill(5) && S(0, 5).SequenceEqual("From "u8))
             {
                 _h.OnDefect(MimeDefect.MboxFromLine, pos);
                 _h.OnHeader(new MimeHeaderLocation(pos, 0, pos, lineEnd, LineAt(pos)));
@@ -220,20 +531,20 @@ internal ref struct ReaderCore<T>
                 continue;
             }
 
-            var i = pos;
-            var contentEnd = pos + ContentLength(_d[pos..lineEnd]);
-            while (i < contentEnd && _d[i] > 32 && _d[i] < 127 && _d[i] != ':')
+            var content = S(pos, pos + contentLength);
+            var k = 0;
+            while (k < content.Length && content[k] > 32 && content[k] < 127 && content[k] != ':')
             {
-                i++;
+                k++;
             }
 
-            var nameEnd = i;
-            while (i < contentEnd && (_d[i] == ' ' || _d[i] == '\t'))
+            var nameEnd = pos + k;
+            while (k < content.Length && (content[k] == ' ' || content[k] == '\t'))
             {
-                i++;
+                k++;
             }
 
-            if (nameEnd == pos || i >= contentEnd || _d[i] != ':')
+            if (nameEnd == pos || k >= content.Length || content[k] != ':')
             {
                 // A junk line among the fields: kept raw, and the header block goes on (as Dovecot and mail-parser do).
                 _h.OnDefect(MimeDefect.InvalidHeaderLine, pos);
@@ -244,45 +555,65 @@ internal ref struct ReaderCore<T>
                 continue;
             }
 
-            var valueStart = i + 1;
+            var valueStart = pos + k + 1;
             var fieldEnd = ExtendFolded(lineEnd, ref longLineReported, pos);
             _h.OnHeader(new MimeHeaderLocation(pos, nameEnd - pos, valueStart, fieldEnd, LineAt(pos)));
             count++;
 
-            var name = _d[pos..nameEnd];
+            var name = S(pos, nameEnd);
             if (name.Length == 12 && Ascii.EqualsIgnoreCase(name, "Content-Type"u8))
             {
-                if (typeSeen)
+                if (r.TypeSeen)
                 {
                     _h.OnDefect(MimeDefect.DuplicateContentType, pos);
                 }
                 else
                 {
-                    typeSeen = true;
-                    Classify(_d[valueStart..fieldEnd], ref isMessageType, ref isDigest, ref boundary, ref kind);
+                    r.TypeSeen = true;
+                    Classify(S(valueStart, fieldEnd), ref r.IsMessageType, ref r.IsDigest, ref r.Boundary, ref r.Kind);
                 }
             }
             else if (name.Length == 25 && Ascii.EqualsIgnoreCase(name, "Content-Transfer-Encoding"u8))
             {
-                var v = _d[valueStart..fieldEnd].Trim(" \t\r\n"u8);
-                encoded = Ascii.EqualsIgnoreCase(v, "base64"u8) || Ascii.EqualsIgnoreCase(v, "quoted-printable"u8);
+                var v = S(valueStart, fieldEnd).Trim(" \t\r\n"u8);
+                r.Encoded = Ascii.EqualsIgnoreCase(v, "base64"u8) || Ascii.EqualsIgnoreCase(v, "quoted-printable"u8);
             }
 
             pos = fieldEnd;
         }
 
-        if (!typeSeen && defaultMessage)
+        return r;
+    }
+
+    private Hit ParseEntity(int start, int depth, bool defaultMessage)
+    {
+        _parts++;
+        _h.OnEntityStart(start, LineAt(start), depth);
+        var hb = ReadHeaderBlock(start, depth);
+        if (hb.EndedByBoundary)
+        {
+            var at = hb.HeaderEnd;
+            _h.OnDefect(MimeDefect.MissingHeaderSeparator, at);
+            _h.OnHeadersEnd(at, at, LineAt(at), MimeBodyKind.Leaf);
+            _h.OnEntityEnd(at, LineAt(at));
+            return hb.BoundaryHit;
+        }
+
+        var kind = hb.Kind;
+        var headerEnd = hb.HeaderEnd;
+        var bodyStart = hb.BodyStart;
+        if (!hb.TypeSeen && defaultMessage)
         {
             kind = MimeBodyKind.Message;
         }
 
-        if (kind != MimeBodyKind.Leaf && encoded)
+        if (kind != MimeBodyKind.Leaf && hb.Encoded)
         {
             _h.OnDefect(MimeDefect.EncodedCompositeBody, bodyStart);
             kind = MimeBodyKind.Leaf;
         }
 
-        if (kind == MimeBodyKind.Multipart && boundary is null)
+        if (kind == MimeBodyKind.Multipart && hb.Boundary is null)
         {
             _h.OnDefect(MimeDefect.MissingBoundaryParameter, start);
             kind = MimeBodyKind.Leaf;
@@ -294,26 +625,25 @@ internal ref struct ReaderCore<T>
             kind = MimeBodyKind.Leaf;
         }
 
-        if (kind == MimeBodyKind.Message && bodyStart < len && !LooksLikeField(bodyStart))
+        if (kind == MimeBodyKind.Message && Has(bodyStart) && !LooksLikeField(bodyStart))
         {
             _h.OnDefect(MimeDefect.InvalidMessageBody, bodyStart);
             kind = MimeBodyKind.Leaf;
         }
 
-        if (kind == MimeBodyKind.Message && (bodyStart >= len || _parts >= _limits.MaxParts))
+        if (kind == MimeBodyKind.Message && (!Has(bodyStart) || _parts >= _limits.MaxParts))
         {
-            _h.OnDefect(bodyStart >= len ? MimeDefect.EmptyMessageBody : MimeDefect.TooManyParts, bodyStart);
+            _h.OnDefect(!Has(bodyStart) ? MimeDefect.EmptyMessageBody : MimeDefect.TooManyParts, bodyStart);
             kind = MimeBodyKind.Leaf;
         }
 
         _h.OnHeadersEnd(headerEnd, bodyStart, LineAt(headerEnd), kind);
-        _ = isMessageType;
 
         Hit hit;
         switch (kind)
         {
             case MimeBodyKind.Multipart:
-                hit = ParseMultipart(bodyStart, depth, boundary!, isDigest);
+                hit = ParseMultipart(bodyStart, depth, hb.Boundary!, hb.IsDigest);
                 break;
             case MimeBodyKind.Message:
                 // A message that ends where the outer delimiter begins: an empty body is checked above.
@@ -335,31 +665,33 @@ internal ref struct ReaderCore<T>
         return hit;
     }
 
-    private readonly bool LooksLikeField(int pos)
+    /// <summary>True when the line at <paramref name="pos"/> starts like a header field (or an mbox From line). A name is
+    /// looked for in the first <see cref="MimeLimits.MaxHeaderBlockBytes"/> bytes only.</summary>
+    private bool LooksLikeField(int pos)
     {
-        var line = _d[pos..LineEnd(pos)];
-        if (line.StartsWith("From "u8))
+        if (Fill(pos + 5) && S(pos, pos + 5).SequenceEqual("From "u8))
         {
             return true;
         }
 
-        var i = 0;
-        while (i < line.Length && line[i] > 32 && line[i] < 127 && line[i] != ':')
+        var limit = pos > int.MaxValue - _lineMax ? int.MaxValue : pos + _lineMax;
+        var i = pos;
+        while (i < limit && Has(i) && B(i) > 32 && B(i) < 127 && B(i) != ':')
         {
             i++;
         }
 
-        if (i == 0)
+        if (i == pos)
         {
             return false;
         }
 
-        while (i < line.Length && (line[i] == ' ' || line[i] == '\t'))
+        while (i < limit && Has(i) && (B(i) == ' ' || B(i) == '\t'))
         {
             i++;
         }
 
-        return i < line.Length && line[i] == ':';
+        return i < limit && Has(i) && B(i) == ':';
     }
 
     private readonly void Classify(ReadOnlySpan<byte> value, ref bool isMessage, ref bool isDigest, ref byte[]? boundary, ref MimeBodyKind kind)
@@ -484,15 +816,16 @@ internal ref struct ReaderCore<T>
     private int ExtendFolded(int lineEnd, ref bool longLineReported, int fieldStart)
     {
         var end = lineEnd;
-        while (end < _d.Length && (_d[end] == ' ' || _d[end] == '\t'))
+        while (Has(end) && (B(end) == ' ' || B(end) == '\t'))
         {
-            if (_boundCount > 0 && end - fieldStart > _limits.MaxHeaderBlockBytes)
+            // One field holds at most about twice the header block limit (memory stays bounded when streaming).
+            if (end - fieldStart > _limits.MaxHeaderBlockBytes)
             {
                 break;
             }
 
-            var next = LineEnd(end);
-            if (!longLineReported && ContentLength(_d[end..next]) > _limits.MaxLineLength)
+            var next = LineEnd(end, _lineMax);
+            if (!longLineReported && ContentLength(S(end, next)) > _limits.MaxLineLength)
             {
                 longLineReported = true;
                 _h.OnDefect(MimeDefect.LineTooLong, end);
@@ -504,23 +837,23 @@ internal ref struct ReaderCore<T>
         return end;
     }
 
-    private readonly int SkipToHeaderEnd(int pos)
+    private int SkipToHeaderEnd(int pos)
     {
         // Up to (not including) the blank line, or a boundary line, or the end.
-        while (pos < _d.Length)
+        while (Has(pos))
         {
-            var b0 = _d[pos];
-            if (b0 == '\n' || (b0 == '\r' && pos + 1 < _d.Length && _d[pos + 1] == '\n'))
+            Pin(pos);
+            if (IsBlankLine(pos))
             {
                 return pos;
             }
 
-            if (_boundCount > 0 && b0 == '-' && TryMatchBoundary(pos, pos, out _))
+            if (_boundCount > 0 && B(pos) == '-' && TryMatchBoundary(pos, pos, out _))
             {
                 return pos;
             }
 
-            pos = LineEnd(pos);
+            pos = SkipLine(pos);
         }
 
         return pos;
@@ -558,9 +891,10 @@ internal ref struct ReaderCore<T>
         while (true)
         {
             _h.OnBoundary(hit.Start, hit.End, LineAt(hit.LineStart), hit.Close);
-            if (hit.Close || _parts >= _limits.MaxParts || hit.End >= _d.Length)
+            var atEnd = !Has(hit.End);
+            if (hit.Close || _parts >= _limits.MaxParts || atEnd)
             {
-                if (hit.End >= _d.Length && !hit.Close)
+                if (atEnd && !hit.Close)
                 {
                     // An open delimiter as the last line: no part follows it.
                     _h.OnDefect(MimeDefect.MissingCloseDelimiter, hit.End);
@@ -588,24 +922,34 @@ internal ref struct ReaderCore<T>
         }
     }
 
-    /// <summary>Finds the next delimiter line of any open boundary at or after <paramref name="from"/> (a line start).</summary>
-    private readonly Hit FindBoundary(int from, int floor)
+    /// <summary>Finds the next delimiter line of any open boundary at or after <paramref name="from"/> (a line start);
+    /// the line break before it is looked for no earlier than <paramref name="floor"/>. Without one, reads to the end.</summary>
+    private Hit FindBoundary(int from, int floor)
     {
-        var len = _d.Length;
         if (_boundCount > 0)
         {
-            if (from < len && TryMatchBoundary(from, floor, out var first))
+            Pin(Math.Max(floor, from - 2));
+            if (Has(from) && TryMatchBoundary(from, floor, out var first))
             {
                 return first;
             }
 
             var pos = from;
-            while (pos < len)
+            while (true)
             {
-                var i = _d[pos..].IndexOf("\n--"u8);
+                var i = S(pos, Avail).IndexOf("\n--"u8);
                 if (i < 0)
                 {
-                    break;
+                    if (_eof)
+                    {
+                        break;
+                    }
+
+                    // A "\n-" cut by the end of the window is looked at again once more bytes are in.
+                    pos = Math.Max(pos, Avail - 2);
+                    Pin(Math.Max(floor, pos - 2));
+                    Fill(Avail + 1);
+                    continue;
                 }
 
                 var ls = pos + i + 1;
@@ -615,54 +959,63 @@ internal ref struct ReaderCore<T>
                 }
 
                 pos = ls;
+                Pin(Math.Max(floor, pos - 2));
             }
         }
 
+        while (!_eof)
+        {
+            Pin(Avail);
+            Fill(Avail + 1);
+        }
+
+        var len = Avail;
         return new Hit { Start = len, LineStart = len, End = len, Index = -1 };
     }
 
-    private readonly bool TryMatchBoundary(int ls, int floor, out Hit hit)
+    private bool TryMatchBoundary(int ls, int floor, out Hit hit)
     {
         hit = default;
-        var line = _d[ls..];
-        if (line.Length < 2 || line[0] != '-' || line[1] != '-')
+        if (!Fill(ls + 2) || B(ls) != '-' || B(ls + 1) != '-')
         {
             return false;
         }
 
-        line = line[2..];
         for (var k = _boundCount - 1; k >= 0; k--)
         {
             var b = _bounds[k];
-            if (!line.StartsWith(b))
+            var j = ls + 2 + b.Length;
+            if (!Fill(j) || !S(ls + 2, j).SequenceEqual(b))
             {
                 continue;
             }
 
-            var j = b.Length;
             var close = false;
-            if (j + 1 < line.Length && line[j] == '-' && line[j + 1] == '-')
+            if (Fill(j + 2) && B(j) == '-' && B(j + 1) == '-')
             {
                 close = true;
                 j += 2;
             }
 
-            while (j < line.Length && (line[j] == ' ' || line[j] == '\t' || line[j] == '\r'))
+            // Transport padding: at most a line's worth, so a delimiter line is bounded like any other line.
+            var padEnd = j + Math.Max(1, _limits.MaxLineLength);
+            while (j < padEnd && Has(j) && (B(j) == ' ' || B(j) == '\t' || B(j) == '\r'))
             {
                 j++;
             }
 
-            if (j < line.Length && line[j] != '\n')
+            var more = Has(j);
+            if (more && B(j) != '\n')
             {
                 continue;
             }
 
-            var end = ls + 2 + (j < line.Length ? j + 1 : j);
+            var end = more ? j + 1 : j;
             var start = ls;
-            if (ls - 1 >= floor && _d[ls - 1] == '\n')
+            if (ls - 1 >= floor && B(ls - 1) == '\n')
             {
                 start = ls - 1;
-                if (ls - 2 >= floor && _d[ls - 2] == '\r')
+                if (ls - 2 >= floor && B(ls - 2) == '\r')
                 {
                     start = ls - 2;
                 }

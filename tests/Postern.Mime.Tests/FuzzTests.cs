@@ -21,7 +21,7 @@ public class FuzzTests
         "Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n", "From ", "=?", "?=", "=\r\n", "=ZZ", "aGVsbG8=", "\u00e9", "\u00ff\u00fe", "X: ",
     ];
 
-    private static Gen<byte[]> MimeLike() =>
+    internal static Gen<byte[]> MimeLike() =>
         Gen.Elements(Tokens).ArrayOf().Select(parts => Encoding.UTF8.GetBytes(string.Concat(parts)));
 
     internal static bool ParseIsTotal(byte[] input)
@@ -77,10 +77,10 @@ public class FuzzTests
             return m.ToArray().AsSpan().SequenceEqual(input) && MimeParser.InternalErrorCount == before;
         }));
 
-    private static readonly Lazy<byte[][]> Samples = new(() =>
+    internal static readonly Lazy<byte[][]> Samples = new(() =>
         Corpus.StalwartMessages().Concat(Corpus.SpamAssassinMessages().Where((_, i) => i % 40 == 0)).Select(File.ReadAllBytes).ToArray());
 
-    private static byte[] Mutate(byte[] sample, int kind, int a, int b)
+    internal static byte[] Mutate(byte[] sample, int kind, int a, int b)
     {
         var n = sample.Length;
         switch (kind)

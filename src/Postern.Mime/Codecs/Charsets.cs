@@ -123,21 +123,126 @@ public static class Charsets
     }
 
     /// <summary>Decodes bytes in a declared charset; unknown charsets fall back to undeclared decoding.</summary>
-    public static string Decode(ReadOnlySpan<byte> bytes, string? charset, out bool known)
+    public static string Decode(ReadOnlySpan<byte> bytes, string? charset, out bool known) =>
+        Decode(bytes, charset, out known, out _, check: false);
+
+    /// <summary>As <see cref="Decode(ReadOnlySpan{byte}, string?, out bool)"/>; <paramref name="invalid"/> tells whether some bytes
+    /// were not valid in the declared (and known) charset and were replaced or read as undeclared 8-bit text: invalid UTF-8,
+    /// 8-bit bytes declared US-ASCII, or sequences a legacy code page cannot map.</summary>
+    public static string Decode(ReadOnlySpan<byte> bytes, string? charset, out bool known, out bool invalid) =>
+        Decode(bytes, charset, out known, out invalid, check: true);
+
+    private static string Decode(ReadOnlySpan<byte> bytes, string? charset, out bool known, out bool invalid, bool check)
     {
+        invalid = false;
         var enc = Get(charset);
         known = enc is not null;
         if (enc is null || enc.CodePage == 20127)
         {
             // Unknown, or US-ASCII that often carries 8-bit anyway.
-            return DecodeUndeclared(bytes, out _);
+            var text = DecodeUndeclared(bytes, out var eightBit);
+            invalid = known && eightBit;
+            return text;
         }
 
         if (enc.CodePage == 65001)
         {
+            invalid = check && !System.Text.Unicode.Utf8.IsValid(bytes);
             return Utf8.GetString(bytes);
         }
 
-        return enc.GetString(bytes);
+        if (!check || System.Text.Ascii.IsValid(bytes))
+        {
+            return enc.GetString(bytes);
+        }
+
+        var flagging = Flagging.GetOrAdd(enc.CodePage, CreateFlagging);
+        if (flagging is null)
+        {
+            return enc.GetString(bytes);
+        }
+
+        FlaggingDecoderFallback.Hit = false;
+        var result = flagging.GetString(bytes);
+        invalid = FlaggingDecoderFallback.Hit;
+        return result;
+    }
+
+    private static readonly ConcurrentDictionary<int, Encoding?> Flagging = new();
+
+    private static Encoding? CreateFlagging(int codePage)
+    {
+        try
+        {
+            return Encoding.GetEncoding(codePage, EncoderFallback.ReplacementFallback, new FlaggingDecoderFallback());
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+        catch (NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Replaces bytes a code page cannot decode with U+FFFD, as the default fallback does, and notes that it did
+    /// (per thread: a decode runs on one thread).</summary>
+    private sealed class FlaggingDecoderFallback : DecoderFallback
+    {
+        [ThreadStatic]
+        private static bool _hit;
+
+        public static bool Hit
+        {
+            get => _hit;
+            set => _hit = value;
+        }
+
+        public override int MaxCharCount => 1;
+
+        public override DecoderFallbackBuffer CreateFallbackBuffer() => new Buffer();
+
+        public override bool Equals(object? obj) => obj is FlaggingDecoderFallback;
+
+        public override int GetHashCode() => nameof(FlaggingDecoderFallback).GetHashCode(StringComparison.Ordinal);
+
+        private sealed class Buffer : DecoderFallbackBuffer
+        {
+            private bool _pending;
+
+            public override int Remaining => _pending ? 1 : 0;
+
+            public override bool Fallback(byte[] bytesUnknown, int index)
+            {
+                Hit = true;
+                _pending = true;
+                return true;
+            }
+
+            public override char GetNextChar()
+            {
+                if (!_pending)
+                {
+                    return '\0';
+                }
+
+                _pending = false;
+                return '\uFFFD';
+            }
+
+            public override bool MovePrevious()
+            {
+                if (_pending)
+                {
+                    return false;
+                }
+
+                _pending = true;
+                return true;
+            }
+
+            public override void Reset() => _pending = false;
+        }
     }
 }

@@ -66,6 +66,25 @@ public static class HeaderText
     /// and adjacent words in one charset are joined before decoding so split multi-byte sequences survive.</summary>
     public static string DecodeEncodedWords(string s)
     {
+        var invalid = false;
+        return DecodeEncodedWords(s, check: false, ref invalid);
+    }
+
+    /// <summary>True when an encoded word in the raw value carries bytes that are not valid in its (known) charset.</summary>
+    internal static bool HasInvalidEncodedWords(ReadOnlySpan<byte> rawValue)
+    {
+        if (rawValue.IndexOf("=?"u8) < 0)
+        {
+            return false;
+        }
+
+        var invalid = false;
+        _ = DecodeEncodedWords(Charsets.DecodeUndeclared(rawValue, out _), check: true, ref invalid);
+        return invalid;
+    }
+
+    private static string DecodeEncodedWords(string s, bool check, ref bool invalid)
+    {
         var start = s.IndexOf("=?", StringComparison.Ordinal);
         if (start < 0)
         {
@@ -83,7 +102,7 @@ public static class HeaderText
             {
                 if (pendingCharset is not null && !string.Equals(pendingCharset, charset, StringComparison.OrdinalIgnoreCase))
                 {
-                    Flush(sb, pending, ref pendingCharset);
+                    Flush(sb, pending, ref pendingCharset, check, ref invalid);
                 }
 
                 pendingCharset = charset;
@@ -119,7 +138,7 @@ public static class HeaderText
 
             if (pendingCharset is not null)
             {
-                Flush(sb, pending, ref pendingCharset);
+                Flush(sb, pending, ref pendingCharset, check, ref invalid);
             }
 
             sb.Append(s[i]);
@@ -128,15 +147,24 @@ public static class HeaderText
 
         if (pendingCharset is not null)
         {
-            Flush(sb, pending, ref pendingCharset);
+            Flush(sb, pending, ref pendingCharset, check, ref invalid);
         }
 
         return sb.ToString();
     }
 
-    private static void Flush(StringBuilder sb, ArrayBufferWriter<byte> pending, ref string? charset)
+    private static void Flush(StringBuilder sb, ArrayBufferWriter<byte> pending, ref string? charset, bool check, ref bool invalid)
     {
-        sb.Append(Charsets.Decode(pending.WrittenSpan, charset, out _));
+        if (check)
+        {
+            sb.Append(Charsets.Decode(pending.WrittenSpan, charset, out _, out var bad));
+            invalid |= bad;
+        }
+        else
+        {
+            sb.Append(Charsets.Decode(pending.WrittenSpan, charset, out _));
+        }
+
         pending.Clear();
         charset = null;
     }
