@@ -203,6 +203,9 @@ internal static class Signals
     public const int SIGHUP = 1;
     public const int SIGINT = 2;
     public const int SIGTERM = 15;
+
+    /// <summary>Cannot be caught: the crash-safety tests use it to stop the server at a random instant.</summary>
+    public const int SIGKILL = 9;
 }
 
 /// <summary>A temporary data folder deleted after the test.</summary>
