@@ -154,6 +154,11 @@ public static class ConfigurationLoader
             problems.Add($"Smtp:SrsDomain: '{srsDomain}' is not a domain name ({srsError})");
         }
 
+        if (smtp.ErrorDelay < TimeSpan.Zero || smtp.ErrorDelay > TimeSpan.FromSeconds(30))
+        {
+            problems.Add("Smtp:ErrorDelay: must be between 00:00:00 and 00:00:30");
+        }
+
         if (smtp.MaxErrors < 1)
         {
             problems.Add("Smtp:MaxErrors: must be at least 1");

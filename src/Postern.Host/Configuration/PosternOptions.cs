@@ -154,6 +154,9 @@ public sealed class SmtpOptions
     /// <summary>Refused commands before 421 4.7.0 and disconnection.</summary>
     public int MaxErrors { get; set; } = 10;
 
+    /// <summary>After 3 refused commands, each further refusal waits this long (spam bots and dictionary attacks slow down).</summary>
+    public TimeSpan ErrorDelay { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>A silent client gets 421 4.4.2 after this (RFC 5321 asks for at least 5 minutes).</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
 

@@ -344,6 +344,7 @@ public sealed partial class PosternServer : IAsyncDisposable
             MaxMessageSize = options.Smtp.MaxMessageSize,
             MaxRecipients = options.Smtp.MaxRecipients,
             MaxErrors = options.Smtp.MaxErrors,
+            ErrorDelay = options.Smtp.ErrorDelay,
             AuthAllowedWithoutTls = options.Smtp.AuthWithoutTls,
             BareLineEnds = options.Smtp.BareLineEnds.Equals("reject", StringComparison.OrdinalIgnoreCase) ? BareLineEndHandling.Reject : BareLineEndHandling.Normalize,
         };

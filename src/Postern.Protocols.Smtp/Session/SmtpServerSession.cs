@@ -48,6 +48,7 @@ public sealed class SmtpServerSession
     private IMessageSink? _sink;
     private bool _sinkFailed;
     private volatile bool _timedOut;
+    private bool _errorDelayDue;
     private DataDecoder? _decoder;
     private bool _bdatUsed;
     private long _bdatTotal;
@@ -208,6 +209,13 @@ public sealed class SmtpServerSession
             {
                 // After STARTTLS, whatever else came in plaintext is dropped, never executed (RFC 3207 §4.2).
                 input.AdvanceTo(_startTlsPending ? buffer.End : consumed, buffer.End);
+            }
+
+            if (_errorDelayDue)
+            {
+                // A client that keeps erring is slowed down before it hears back (Postfix: smtpd_error_sleep_time).
+                _errorDelayDue = false;
+                await Task.Delay(_options.ErrorDelay, deadline).ConfigureAwait(false);
             }
 
             await FlushAsync(deadline).ConfigureAwait(false);
@@ -986,7 +994,12 @@ public sealed class SmtpServerSession
     private void SendError(SmtpReply reply)
     {
         Send(reply);
-        if (++_errors >= _options.MaxErrors)
+        if (++_errors > _options.SoftErrorLimit && _options.ErrorDelay > TimeSpan.Zero)
+        {
+            _errorDelayDue = true;
+        }
+
+        if (_errors >= _options.MaxErrors)
         {
             Close(new SmtpReply(421, new EnhancedStatusCode(4, 7, 0), $"{_options.Hostname} too many errors, closing connection"));
         }

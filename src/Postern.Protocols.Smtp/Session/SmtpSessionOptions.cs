@@ -23,6 +23,12 @@ public sealed record SmtpSessionOptions
     /// <summary>Refused commands before the session answers 421 4.7.0 and closes.</summary>
     public int MaxErrors { get; init; } = 10;
 
+    /// <summary>Errors after which each further refusal is answered only after <see cref="ErrorDelay"/>.</summary>
+    public int SoftErrorLimit { get; init; } = 3;
+
+    /// <summary>The pause before answering a client past <see cref="SoftErrorLimit"/>; zero for none.</summary>
+    public TimeSpan ErrorDelay { get; init; }
+
     /// <summary>Commands accepted before a successful hello (and, when <see cref="AuthRequired"/>, before AUTH).</summary>
     public int MaxCommandsBeforeAuth { get; init; } = 20;
 

@@ -739,4 +739,18 @@ public sealed class SessionTests
         await client.ConverseAsync("C: MAIL FROM:<a@c.test> SMTPUTF8\nS: 250\nC: RCPT TO:<jörg@bücher.example>\nS: 250 2.1.5");
         await client.HangUpAsync();
     }
+
+    [Fact]
+    public async Task Past_the_soft_error_limit_refusals_are_answered_slowly()
+    {
+        var client = new SmtpTestClient(new SmtpSessionOptions { Hostname = "mx.test", SoftErrorLimit = 2, ErrorDelay = TimeSpan.FromMilliseconds(300) });
+        await client.ConverseAsync("S: 220");
+        var fast = System.Diagnostics.Stopwatch.StartNew();
+        await client.ConverseAsync("C: BOGUS\nS: 500\nC: BOGUS\nS: 500");
+        Assert.True(fast.Elapsed < TimeSpan.FromMilliseconds(300), fast.Elapsed.ToString());
+        var slow = System.Diagnostics.Stopwatch.StartNew();
+        await client.ConverseAsync("C: BOGUS\nS: 500");
+        Assert.True(slow.Elapsed >= TimeSpan.FromMilliseconds(250), slow.Elapsed.ToString());
+        await client.HangUpAsync();
+    }
 }
