@@ -12,7 +12,7 @@ namespace Postern.Storage.Sqlite;
 
 /// <summary>
 /// The embedded backend's mail stores under one data folder: <c>mailbox.db</c> (mailboxes, messages,
-/// quota, full-text index, blob reference counts), <c>blobs/</c>, <c>queue.db</c>, <c>log.db</c>, <c>kv.db</c>.
+/// quota, full-text index, blob reference counts, small blobs' bytes), <c>blobs/</c> (larger blobs), <c>queue.db</c>, <c>log.db</c>, <c>kv.db</c>.
 /// The blob collector asks the queue before deleting a blob no message refers to.
 /// (The directory's <c>directory.db</c> is opened separately.)
 /// </summary>
@@ -42,8 +42,13 @@ public sealed class EmbeddedStorage : IDisposable
 
     public IKeyValueStore KeyValue => _kv;
 
-    /// <summary>The databases, for <c>postern backup</c> (<see cref="SqliteDatabase.BackupTo"/>); the blob files are copied beside them.</summary>
-    public IReadOnlyList<SqliteDatabase> Databases => [_mailboxes.Database, _queue.Database, _log.Database, _kv.Database];
+    /// <summary>
+    /// The databases, for <c>postern backup</c> (<see cref="SqliteDatabase.BackupTo"/>, in this order); the blob
+    /// files are copied after them. queue.db comes before mailbox.db: a queued message refers to a blob whose
+    /// bytes may be inside mailbox.db, and a blob is written before it is queued, so a mailbox.db snapshot taken
+    /// after the queue's holds every blob that snapshot of the queue refers to.
+    /// </summary>
+    public IReadOnlyList<SqliteDatabase> Databases => [_queue.Database, _mailboxes.Database, _log.Database, _kv.Database];
 
     /// <summary>Opens (creating and migrating) every store under <paramref name="dataFolder"/>.</summary>
     public static EmbeddedStorage Open(string dataFolder, EmbeddedStoreOptions? options = null)

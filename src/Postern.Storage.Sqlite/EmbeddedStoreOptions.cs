@@ -18,4 +18,17 @@ public sealed record EmbeddedStoreOptions
     public Action<BlobWriteStep, string>? BlobWriteObserver { get; init; }
 
     public TimeSpan? BusyTimeout { get; init; }
+
+    /// <summary>
+    /// Blobs of at most this many bytes are stored inside mailbox.db, with their reference row, instead of a
+    /// file each: one WAL commit (shared with concurrent writers) instead of a file fsync, a rename and a
+    /// directory fsync. Larger blobs keep the file path. 0: every blob is a file.
+    /// </summary>
+    public int InlineBlobMaxBytes { get; init; } = DefaultInlineBlobMaxBytes;
+
+    /// <summary>
+    /// 128 KiB: typical mail (median a few KiB) and a "64 KiB" message with its headers stay in the database
+    /// (a file costs about three fsyncs: the file, its directory, new fan-out folders); large attachments go to files.
+    /// </summary>
+    public const int DefaultInlineBlobMaxBytes = 128 * 1024;
 }

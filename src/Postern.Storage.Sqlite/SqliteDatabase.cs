@@ -8,16 +8,30 @@ public sealed record SqliteMigration(int Version, string Description, string Sql
 
 /// <summary>
 /// One SQLite database file of the embedded backend, in WAL mode with <c>synchronous=FULL</c>.
-/// Writers run in <c>BEGIN IMMEDIATE</c> transactions, serialised inside the process by a gate
-/// (so they do not spin on SQLite's busy handler) and across processes (the CLI next to a running
-/// server) by SQLite's own lock with a busy timeout. Connections come from the pool per operation:
-/// an idle session holds none.
+/// Writes are group-committed: each <see cref="Write{T}"/> or <see cref="WriteAsync{T}"/> is a unit of
+/// work queued for this database; one writer at a time takes every queued unit, runs them in one
+/// <c>BEGIN IMMEDIATE</c> transaction, each inside its own savepoint (a unit that throws is rolled back to
+/// its savepoint and fails alone), commits once (one WAL sync for the whole group), and only then
+/// completes each caller. So a caller is never told "done" before its work is durable, and concurrent
+/// callers share one fsync. The writer is the caller that found no writer running (its own unit goes
+/// first); when more units are waiting after its group, it hands the rest to the thread pool.
+/// Across processes (the CLI next to a running server) SQLite's own lock with a busy timeout serialises
+/// the writers. Connections come from the pool per operation: an idle session holds none.
 /// </summary>
 public sealed class SqliteDatabase : IDisposable
 {
-    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    /// <summary>Units per group commit at most, so one commit never grows without bound.</summary>
+    public const int MaxUnitsPerCommit = 256;
+
+    private const string UnitSavepoint = "unit";
+    private readonly Lock _queueLock = new();
     private readonly IReadOnlyList<SqliteMigration> _migrations;
     private readonly string _connectionString;
+    private List<WriteUnit> _pending = [];
+    private bool _writing;
+    private bool _disposed;
+    private long _commits;
+    private long _committedUnits;
 
     public SqliteDatabase(string path, string name, IReadOnlyList<SqliteMigration> migrations, TimeSpan? busyTimeout = null)
     {
@@ -45,18 +59,28 @@ public sealed class SqliteDatabase : IDisposable
     /// <summary>The newest schema version this build knows.</summary>
     public int KnownSchemaVersion => _migrations.Count == 0 ? 0 : _migrations[^1].Version;
 
+    /// <summary>Write transactions committed by this instance so far (each is one WAL sync).</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Units of work those commits carried (so <c>CommittedUnits / Commits</c> is the mean group size).</summary>
+    public long CommittedUnits => Interlocked.Read(ref _committedUnits);
+
     /// <summary>Brings the file to <see cref="KnownSchemaVersion"/>; refuses a file from a newer build.</summary>
     /// <returns>The schema version before migration.</returns>
     public int Migrate()
     {
-        using var connection = Open();
-        using (var wal = connection.CreateCommand())
+        int before;
+        using (var connection = Open())
         {
-            wal.CommandText = "PRAGMA journal_mode=WAL;";
-            wal.ExecuteNonQuery();
+            using (var wal = connection.CreateCommand())
+            {
+                wal.CommandText = "PRAGMA journal_mode=WAL;";
+                wal.ExecuteNonQuery();
+            }
+
+            before = ReadUserVersion(connection);
         }
 
-        var before = ReadUserVersion(connection);
         if (before > KnownSchemaVersion)
         {
             throw new StoreSchemaTooNewException(Name, before, KnownSchemaVersion);
@@ -69,30 +93,19 @@ public sealed class SqliteDatabase : IDisposable
                 continue;
             }
 
-            _writeGate.Wait();
-            try
+            Write((connection, tx) =>
             {
-                using var tx = connection.BeginTransaction(deferred: false);
-                var current = ReadUserVersion(connection, tx);
-                if (current >= migration.Version)
+                if (ReadUserVersion(connection, tx) >= migration.Version)
                 {
-                    tx.Rollback();
-                    continue; // another process migrated meanwhile
+                    return 0; // another process migrated meanwhile
                 }
 
-                using (var cmd = connection.CreateCommand())
-                {
-                    cmd.Transaction = tx;
-                    cmd.CommandText = migration.Sql + $"\nPRAGMA user_version = {migration.Version};";
-                    cmd.ExecuteNonQuery();
-                }
-
-                tx.Commit();
-            }
-            finally
-            {
-                _writeGate.Release();
-            }
+                using var cmd = connection.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = migration.Sql + $"\nPRAGMA user_version = {migration.Version};";
+                cmd.ExecuteNonQuery();
+                return 0;
+            });
         }
 
         return before;
@@ -123,41 +136,202 @@ public sealed class SqliteDatabase : IDisposable
         return query(connection);
     }
 
-    /// <summary>Runs <paramref name="work"/> in a <c>BEGIN IMMEDIATE</c> transaction and commits it durably.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> in a <c>BEGIN IMMEDIATE</c> transaction (shared with concurrent writers,
+    /// inside its own savepoint) and returns once that transaction is durably committed.
+    /// </summary>
     public T Write<T>(Func<SqliteConnection, SqliteTransaction, T> work)
     {
-        _writeGate.Wait();
-        try
+        var unit = new WriteUnit<T>(work, CancellationToken.None);
+        Submit(unit);
+        return unit.Task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>Like <see cref="Write{T}"/>, waiting for the commit asynchronously. Cancellation counts only until the unit starts.</summary>
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
         {
-            return RunInTransaction(work);
+            return Task.FromCanceled<T>(cancellationToken);
         }
-        finally
+
+        var unit = new WriteUnit<T>(work, cancellationToken);
+        Submit(unit);
+        return unit.Task;
+    }
+
+    /// <summary>Queues the unit; when no writer is running, the caller becomes the writer for one group.</summary>
+    private void Submit(WriteUnit unit)
+    {
+        lock (_queueLock)
         {
-            _writeGate.Release();
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _pending.Add(unit);
+            if (_writing)
+            {
+                return;
+            }
+
+            _writing = true;
+        }
+
+        // This caller leads: its unit is first in the queue, so the first group holds it.
+        if (TakeGroup() is { } group)
+        {
+            CommitGroup(group);
+        }
+
+        lock (_queueLock)
+        {
+            if (_pending.Count == 0)
+            {
+                _writing = false;
+                return;
+            }
+        }
+
+        // Others queued meanwhile: commit them from the thread pool, so this caller is not held up.
+        ThreadPool.UnsafeQueueUserWorkItem(static db => db.Drain(), this, preferLocal: false);
+    }
+
+    private void Drain()
+    {
+        while (TakeGroup() is { } group)
+        {
+            CommitGroup(group);
         }
     }
 
-    /// <summary>Like <see cref="Write{T}"/>, waiting for the in-process gate asynchronously.</summary>
-    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken)
+    /// <summary>The next group to commit, or null (and no writer running any more) when none is waiting.</summary>
+    private List<WriteUnit>? TakeGroup()
     {
-        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        lock (_queueLock)
         {
-            return RunInTransaction(work);
-        }
-        finally
-        {
-            _writeGate.Release();
+            if (_pending.Count == 0)
+            {
+                _writing = false;
+                return null;
+            }
+
+            if (_pending.Count <= MaxUnitsPerCommit)
+            {
+                var all = _pending;
+                _pending = [];
+                return all;
+            }
+
+            var group = _pending.GetRange(0, MaxUnitsPerCommit);
+            _pending.RemoveRange(0, MaxUnitsPerCommit);
+            return group;
         }
     }
 
-    private T RunInTransaction<T>(Func<SqliteConnection, SqliteTransaction, T> work)
+    /// <summary>Runs the units in one transaction, one savepoint each, commits once, then completes them.</summary>
+    private void CommitGroup(List<WriteUnit> group)
     {
-        using var connection = Open();
-        using var tx = connection.BeginTransaction(deferred: false);
-        var result = work(connection, tx);
-        tx.Commit();
-        return result;
+        var live = new List<WriteUnit>(group.Count);
+        foreach (var unit in group)
+        {
+            if (unit.Cancellation.IsCancellationRequested)
+            {
+                unit.Cancel();
+            }
+            else
+            {
+                live.Add(unit);
+            }
+        }
+
+        if (live.Count == 0)
+        {
+            return;
+        }
+
+        var failedUnits = 0;
+        try
+        {
+            using var connection = Open();
+            using var tx = connection.BeginTransaction(deferred: false);
+            if (live.Count == 1)
+            {
+                RunAlone(live[0], connection, tx);
+            }
+            else
+            {
+                foreach (var unit in live)
+                {
+                    tx.Save(UnitSavepoint);
+                    try
+                    {
+                        unit.Run(connection, tx);
+                    }
+                    catch (Exception error)
+                    {
+                        unit.Error = error;
+                        failedUnits++;
+                        tx.Rollback(UnitSavepoint); // throws when SQLite already rolled the whole transaction back
+                    }
+
+                    tx.Release(UnitSavepoint);
+                }
+            }
+
+            tx.Commit();
+        }
+        catch (Exception error)
+        {
+            // Nothing of this group is committed. A unit that failed keeps its own error; when one unit's
+            // failure took the whole transaction down, the others are committed again, each alone.
+            var innocent = live.Where(u => u.Error is null).ToList();
+            foreach (var unit in live.Where(u => u.Error is not null))
+            {
+                unit.Fail(unit.Error!);
+            }
+
+            if (failedUnits > 0 && live.Count > 1)
+            {
+                foreach (var unit in innocent)
+                {
+                    CommitGroup([unit]);
+                }
+            }
+            else
+            {
+                foreach (var unit in innocent)
+                {
+                    unit.Fail(error);
+                }
+            }
+
+            return;
+        }
+
+        Interlocked.Increment(ref _commits);
+        Interlocked.Add(ref _committedUnits, live.Count - failedUnits);
+        foreach (var unit in live)
+        {
+            if (unit.Error is { } error)
+            {
+                unit.Fail(error);
+            }
+            else
+            {
+                unit.Succeed();
+            }
+        }
+    }
+
+    private static void RunAlone(WriteUnit unit, SqliteConnection connection, SqliteTransaction tx)
+    {
+        try
+        {
+            unit.Run(connection, tx);
+        }
+        catch (Exception error)
+        {
+            unit.Error = error;
+            throw;
+        }
     }
 
     /// <summary>Copies the database into <paramref name="destinationPath"/> with SQLite's online backup (safe while others write).</summary>
@@ -170,7 +344,13 @@ public sealed class SqliteDatabase : IDisposable
         source.BackupDatabase(destination);
     }
 
-    public void Dispose() => _writeGate.Dispose();
+    public void Dispose()
+    {
+        lock (_queueLock)
+        {
+            _disposed = true;
+        }
+    }
 
     private static int ReadUserVersion(SqliteConnection connection, SqliteTransaction? tx = null)
     {
@@ -178,5 +358,39 @@ public sealed class SqliteDatabase : IDisposable
         cmd.Transaction = tx;
         cmd.CommandText = "PRAGMA user_version;";
         return Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>One caller's work in a group commit.</summary>
+    private abstract class WriteUnit(CancellationToken cancellation)
+    {
+        public CancellationToken Cancellation { get; } = cancellation;
+
+        /// <summary>Set when the work threw: it was rolled back to its savepoint and fails alone.</summary>
+        public Exception? Error { get; set; }
+
+        public abstract void Run(SqliteConnection connection, SqliteTransaction tx);
+
+        public abstract void Succeed();
+
+        public abstract void Fail(Exception error);
+
+        public abstract void Cancel();
+    }
+
+    private sealed class WriteUnit<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellation) : WriteUnit(cancellation)
+    {
+        // Continuations run on the thread pool, never inline on the writer.
+        private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T? _result;
+
+        public Task<T> Task => _done.Task;
+
+        public override void Run(SqliteConnection connection, SqliteTransaction tx) => _result = work(connection, tx);
+
+        public override void Succeed() => _done.TrySetResult(_result!);
+
+        public override void Fail(Exception error) => _done.TrySetException(error);
+
+        public override void Cancel() => _done.TrySetCanceled(Cancellation);
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
+using Microsoft.Win32.SafeHandles;
 using Postern.Core.Storage;
 using Postern.Core.Storage.Blobs;
 using Postern.Storage.Sqlite.Mailboxes;
@@ -19,16 +20,22 @@ public enum BlobWriteStep
     /// <summary>The directory holding the final name was flushed (fsync), so the name is durable.</summary>
     DirectoryFlushed = 3,
 
-    /// <summary>The blob's reference row was committed in mailbox.db.</summary>
+    /// <summary>
+    /// The blob's reference row was committed in mailbox.db. For a small blob kept inside mailbox.db this is the
+    /// only step: its bytes are committed with the row.
+    /// </summary>
     MetadataCommitted = 4,
 }
 
 /// <summary>
-/// Blobs as files under <c>&lt;data&gt;/blobs/ab/cd/&lt;sha256 hex&gt;</c>, with their reference counts in the
-/// <c>blobs</c> table of mailbox.db (see <see cref="MailboxSchema"/>). A write spools to
-/// <c>blobs/.tmp/</c> while hashing, fsyncs the file, then, holding mailbox.db's write lock, renames it
-/// into place, fsyncs the directory and touches the reference row (count unchanged, "unreferenced since
-/// now"). The collector deletes files under the same lock, so a write and a collection never cross.
+/// Blobs with their reference counts in the <c>blobs</c> table of mailbox.db (see <see cref="MailboxSchema"/>).
+/// A small blob (at most <see cref="EmbeddedStoreOptions.InlineBlobMaxBytes"/>) is kept inside mailbox.db
+/// (<c>blob_content</c>), written with its reference row in one group-committed transaction: no file, no
+/// fsync of its own. A larger one is a file under <c>&lt;data&gt;/blobs/ab/cd/&lt;sha256 hex&gt;</c>: the write
+/// spools to <c>blobs/.tmp/</c> while hashing, fsyncs the file, then, holding mailbox.db's write lock,
+/// renames it into place, fsyncs the directory and touches the reference row (count unchanged,
+/// "unreferenced since now"). The collector deletes files and rows under the same lock, so a write and a
+/// collection never cross. Reads look in mailbox.db first, then for the file.
 /// </summary>
 public sealed class SqliteBlobStore : IBlobStore
 {
@@ -39,6 +46,7 @@ public sealed class SqliteBlobStore : IBlobStore
     private readonly DiskSpaceGuard? _guard;
     private readonly Action<BlobWriteStep, string>? _observer;
     private readonly List<Func<BlobId, bool>> _otherHolders = [];
+    private readonly int _inlineMax;
 
     public SqliteBlobStore(string dataFolder, SqliteDatabase mailboxDatabase, EmbeddedStoreOptions? options = null)
     {
@@ -48,6 +56,7 @@ public sealed class SqliteBlobStore : IBlobStore
         _spool = Path.Combine(_root, ".tmp");
         _time = options.Time;
         _observer = options.BlobWriteObserver;
+        _inlineMax = Math.Max(0, options.InlineBlobMaxBytes);
         _guard = options.DiskFloorBytes > 0 ? new DiskSpaceGuard(options.DiskSpaceProbe, _root, options.DiskFloorBytes) : null;
         System.IO.Directory.CreateDirectory(_spool);
     }
@@ -64,17 +73,29 @@ public sealed class SqliteBlobStore : IBlobStore
     /// </summary>
     public void AddExternalHolder(Func<BlobId, bool> referencesBlob) => _otherHolders.Add(referencesBlob);
 
+    /// <summary>Blobs of at most this many bytes are kept inside mailbox.db.</summary>
+    public int InlineMaxBytes => _inlineMax;
+
     public async Task<BlobInfo> WriteAsync(Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         _guard?.EnsureRoomFor();
         var temp = Path.Combine(_spool, Guid.NewGuid().ToString("N"));
+        var spoolFile = true;
         try
         {
-            var (id, length) = await SpoolAsync(content, temp, cancellationToken).ConfigureAwait(false);
+            var (id, length, inline) = await SpoolAsync(content, temp, cancellationToken).ConfigureAwait(false);
+            spoolFile = inline is null;
             _guard?.EnsureRoomFor();
-            var final = PathOf(id);
             var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            if (inline is not null)
+            {
+                await Database.WriteAsync((c, tx) => StoreInline(c, tx, id, inline, now), cancellationToken).ConfigureAwait(false);
+                _observer?.Invoke(BlobWriteStep.MetadataCommitted, Database.Path);
+                return new BlobInfo(id, length);
+            }
+
+            var final = PathOf(id);
             await Database.WriteAsync((c, tx) =>
             {
                 PlaceFile(temp, final);
@@ -94,7 +115,7 @@ public sealed class SqliteBlobStore : IBlobStore
         }
         finally
         {
-            if (File.Exists(temp))
+            if (spoolFile && File.Exists(temp))
             {
                 File.Delete(temp);
             }
@@ -107,6 +128,18 @@ public sealed class SqliteBlobStore : IBlobStore
     public Task<Stream?> OpenReadAsync(BlobId id, long offset, long? length, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (length is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, "A length cannot be negative.");
+        }
+
+        if (ReadInline(id) is { } bytes)
+        {
+            var from = (int)Math.Min(offset, bytes.Length);
+            var count = (int)Math.Min(bytes.Length - from, length ?? long.MaxValue);
+            return Task.FromResult<Stream?>(new MemoryStream(bytes, from, count, writable: false));
+        }
+
         FileStream stream;
         try
         {
@@ -137,20 +170,27 @@ public sealed class SqliteBlobStore : IBlobStore
 
     public Task<long?> GetLengthAsync(BlobId id, CancellationToken cancellationToken)
     {
+        if (InlineLength(id) is { } inline)
+        {
+            return Task.FromResult<long?>(inline);
+        }
+
         var info = new FileInfo(PathOf(id));
         return Task.FromResult<long?>(info.Exists ? info.Length : null);
     }
 
-    public Task<bool> ExistsAsync(BlobId id, CancellationToken cancellationToken) => Task.FromResult(Exists(id));
+    public Task<bool> ExistsAsync(BlobId id, CancellationToken cancellationToken) =>
+        Task.FromResult(InlineLength(id) is not null || Exists(id));
 
     public Task<bool> DeleteAsync(BlobId id, CancellationToken cancellationToken) =>
         Database.WriteAsync((c, tx) =>
         {
+            var inline = c.Execute("DELETE FROM blob_content WHERE blob_id = (SELECT blob_id FROM blobs WHERE hash = $hash)", tx, ("$hash", id.Hex)) == 1;
             c.Execute("DELETE FROM blobs WHERE hash = $hash AND refcount = 0", tx, ("$hash", id.Hex));
             var path = PathOf(id);
             if (!File.Exists(path))
             {
-                return false;
+                return inline;
             }
 
             File.Delete(path);
@@ -183,10 +223,16 @@ public sealed class SqliteBlobStore : IBlobStore
                         continue;
                     }
 
+                    var gone = c.Execute("DELETE FROM blob_content WHERE blob_id = $id", tx, ("$id", candidate.Row)) == 1;
                     var path = PathOf(candidate.Id);
                     if (File.Exists(path))
                     {
                         File.Delete(path);
+                        gone = true;
+                    }
+
+                    if (gone)
+                    {
                         n++;
                         b += candidate.Length;
                     }
@@ -250,6 +296,48 @@ public sealed class SqliteBlobStore : IBlobStore
         return deleted;
     }
 
+    /// <summary>
+    /// Inserts a small blob's row and bytes (or, when the row exists, restarts its grace period), inside the
+    /// caller's transaction. The bytes are kept only when neither mailbox.db nor a file has them already.
+    /// </summary>
+    private long StoreInline(SqliteConnection c, SqliteTransaction tx, BlobId id, byte[] bytes, long now)
+    {
+        var row = c.Scalar<long?>("SELECT blob_id FROM blobs WHERE hash = $hash", tx, ("$hash", id.Hex));
+        if (row is not { } existing)
+        {
+            var inserted = c.Scalar<long>(
+                "INSERT INTO blobs (hash, length, refcount, zero_since) VALUES ($hash, $length, 0, $now) RETURNING blob_id",
+                tx,
+                ("$hash", id.Hex),
+                ("$length", bytes.LongLength),
+                ("$now", now));
+            c.Execute("INSERT INTO blob_content (blob_id, data) VALUES ($b, $data)", tx, ("$b", inserted), ("$data", bytes));
+            return inserted;
+        }
+
+        c.Execute("UPDATE blobs SET zero_since = $now WHERE blob_id = $b AND refcount = 0", tx, ("$now", now), ("$b", existing));
+        if (c.Scalar<long?>("SELECT 1 FROM blob_content WHERE blob_id = $b", tx, ("$b", existing)) is null && !Exists(id))
+        {
+            c.Execute("INSERT INTO blob_content (blob_id, data) VALUES ($b, $data)", tx, ("$b", existing), ("$data", bytes));
+        }
+
+        return existing;
+    }
+
+    /// <summary>A small blob's bytes from mailbox.db, or null when it is not kept there.</summary>
+    private byte[]? ReadInline(BlobId id) => Database.Read(c =>
+    {
+        using var cmd = c.Command("SELECT data FROM blob_content WHERE blob_id = (SELECT blob_id FROM blobs WHERE hash = $hash)", null, ("$hash", id.Hex));
+        using var reader = cmd.ExecuteReader();
+        return reader.Read() ? (byte[])reader.GetValue(0) : null;
+    });
+
+    /// <summary>A small blob's length from mailbox.db, or null when it is not kept there.</summary>
+    private long? InlineLength(BlobId id) => Database.Read(c => c.Scalar<long?>(
+        "SELECT b.length FROM blobs b JOIN blob_content k ON k.blob_id = b.blob_id WHERE b.hash = $hash",
+        null,
+        ("$hash", id.Hex)));
+
     /// <summary>True when the blob's file is present (used inside mailbox.db transactions).</summary>
     internal bool Exists(BlobId id) => File.Exists(PathOf(id));
 
@@ -277,31 +365,66 @@ public sealed class SqliteBlobStore : IBlobStore
 
     private string PathOf(BlobId id) => Path.Combine(_root, id.Hex[..2], id.Hex[2..4], id.Hex);
 
-    private async Task<(BlobId Id, long Length)> SpoolAsync(Stream content, string temp, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the content to its end while hashing. Up to the inline limit the bytes stay in memory (returned as
+    /// <c>Inline</c>); past it, or when nothing is kept inline, they go to <paramref name="temp"/>, which is fsynced.
+    /// </summary>
+    private async Task<(BlobId Id, long Length, byte[]? Inline)> SpoolAsync(Stream content, string temp, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        SafeFileHandle? handle = null;
         try
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            using var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
+            var memory = _inlineMax > 0 ? new MemoryStream() : null;
+            if (memory is null)
+            {
+                handle = OpenSpool(temp);
+            }
+
             long length = 0;
             int read;
             while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
             {
                 hash.AppendData(buffer, 0, read);
-                await RandomAccess.WriteAsync(handle, buffer.AsMemory(0, read), length, cancellationToken).ConfigureAwait(false);
+                if (memory is not null && memory.Length + read <= _inlineMax)
+                {
+                    memory.Write(buffer, 0, read);
+                    length += read;
+                    continue;
+                }
+
+                if (memory is not null)
+                {
+                    // Past the inline limit: what was kept in memory starts the file.
+                    handle = OpenSpool(temp);
+                    await RandomAccess.WriteAsync(handle, memory.GetBuffer().AsMemory(0, (int)memory.Length), 0, cancellationToken).ConfigureAwait(false);
+                    memory = null;
+                }
+
+                await RandomAccess.WriteAsync(handle!, buffer.AsMemory(0, read), length, cancellationToken).ConfigureAwait(false);
                 length += read;
             }
 
-            RandomAccess.FlushToDisk(handle);
+            var id = BlobId.FromHash(hash.GetHashAndReset());
+            if (memory is not null)
+            {
+                return (id, length, memory.ToArray());
+            }
+
+            RandomAccess.FlushToDisk(handle!);
             _observer?.Invoke(BlobWriteStep.FileFlushed, temp);
-            return (BlobId.FromHash(hash.GetHashAndReset()), length);
+            return (id, length, null);
         }
         finally
         {
+            handle?.Dispose();
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    private static SafeFileHandle OpenSpool(string temp) =>
+        File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
 
     /// <summary>Moves the spooled file to its final name and makes the name durable (runs under mailbox.db's write lock).</summary>
     private void PlaceFile(string temp, string final)

@@ -2,7 +2,8 @@ namespace Postern.Storage.Sqlite.Mailboxes;
 
 /// <summary>
 /// mailbox.db: accounts' quota counters, folders, subscriptions, messages, the expunge log, the blob
-/// reference counts and the full-text index. Blob references live here because messages are their only
+/// reference counts, the bodies of small blobs (<c>blob_content</c>, see <see cref="EmbeddedStoreOptions.InlineBlobMaxBytes"/>)
+/// and the full-text index. Blob references live here because messages are their only
 /// holders in this file, so a count changes in the same transaction as the message rows.
 /// </summary>
 public static class MailboxSchema
@@ -77,6 +78,12 @@ public static class MailboxSchema
             ) WITHOUT ROWID;
             CREATE INDEX expunged_modseq ON expunged(folder_id, modseq);
             CREATE VIRTUAL TABLE blob_text USING fts5(text, content='', contentless_delete=1, tokenize='trigram');
+            """),
+        new(2, "small blob bodies inside the database", """
+            CREATE TABLE blob_content (
+                blob_id INTEGER PRIMARY KEY,
+                data BLOB NOT NULL
+            );
             """),
     ];
 

@@ -29,6 +29,28 @@ public abstract class MessageLogStoreContract : StorageContract
     }
 
     [Fact]
+    public async Task Records_arriving_within_the_gather_delay_share_one_batch_and_a_flush_does_not_wait_for_it()
+    {
+        var gated = new GatedStore(Log);
+        gated.Release();
+        await using var writer = new MessageLogWriter(gated, capacity: 100, maxBatch: 50, gatherDelay: TimeSpan.FromSeconds(2));
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True(writer.Enqueue(Record(i, $"r{i}@example.com")));
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await writer.FlushAsync(Ct); // in line behind the five: waits the delay once, writes them together
+        Assert.Equal([5], gated.BatchSizes);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30));
+
+        await writer.FlushAsync(Ct); // a flush first in line does not wait
+        Assert.Equal(5, writer.Written);
+        Assert.Equal(1, writer.Batches);
+    }
+
+    [Fact]
     public async Task Enqueue_never_waits_and_counts_what_it_drops_when_full()
     {
         var gated = new GatedStore(Log);

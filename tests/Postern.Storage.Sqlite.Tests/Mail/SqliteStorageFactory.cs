@@ -9,10 +9,10 @@ internal static class SqliteStorageFactory
     public static string NewDataFolder() =>
         System.IO.Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "postern-tests", Guid.NewGuid().ToString("N"))).FullName;
 
-    public static StorageUnderTest Create(ManualTimeProvider time)
+    public static StorageUnderTest Create(ManualTimeProvider time, int inlineBlobMaxBytes = EmbeddedStoreOptions.DefaultInlineBlobMaxBytes)
     {
         var folder = NewDataFolder();
-        var storage = EmbeddedStorage.Open(folder, new EmbeddedStoreOptions { Time = time });
+        var storage = EmbeddedStorage.Open(folder, new EmbeddedStoreOptions { Time = time, InlineBlobMaxBytes = inlineBlobMaxBytes });
         return new StorageUnderTest(storage.Blobs, storage.Mailboxes, storage.Queue, storage.MessageLog, storage.KeyValue, () =>
         {
             storage.Dispose();
@@ -37,6 +37,18 @@ internal static class SqliteStorageFactory
 public sealed class SqliteBlobStoreTests : BlobStoreContract
 {
     protected override StorageUnderTest CreateStorage(ManualTimeProvider time) => SqliteStorageFactory.Create(time);
+}
+
+/// <summary>The blob contract again with every blob a file (no body inside mailbox.db).</summary>
+public sealed class SqliteFileBlobStoreTests : BlobStoreContract
+{
+    protected override StorageUnderTest CreateStorage(ManualTimeProvider time) => SqliteStorageFactory.Create(time, inlineBlobMaxBytes: 0);
+}
+
+/// <summary>The blob contract with a tiny inline limit, so some of its blobs are inline and some are files.</summary>
+public sealed class SqliteMixedBlobStoreTests : BlobStoreContract
+{
+    protected override StorageUnderTest CreateStorage(ManualTimeProvider time) => SqliteStorageFactory.Create(time, inlineBlobMaxBytes: 20);
 }
 
 public sealed class SqliteMailboxStoreTests : MailboxStoreContract
