@@ -36,7 +36,7 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
     private readonly SmtpServices _services;
     private readonly ILogger _logger;
     private readonly SmtpCheckContext _context;
-    private readonly List<(EmailAddress Address, RcptParameters Parameters, RecipientRoute Route)> _recipients = [];
+    private readonly List<(EmailAddress Address, RcptParameters Parameters, RecipientRoute Route, long? SizeLimit)> _recipients = [];
     private readonly bool _greetingTest;
     private SmtpPath? _from;
     private MailParameters? _mail;
@@ -197,6 +197,16 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
                 break;
             case RecipientKind.Unknown:
                 return SmtpReplies.NoSuchUser;
+        }
+
+        var sizeLimit = resolved.Domain is { } domain ? DomainSizeLimit(domain) : null;
+        if (sizeLimit is { } limit && _mail?.Size > limit)
+        {
+            return TooBigFor(address);
+        }
+
+        switch (resolved.Kind)
+        {
             case RecipientKind.Account or RecipientKind.Alias or RecipientKind.CatchAll:
                 var account = await _services.Resolver.GetAccountAsync(resolved.AccountId!.Value, cancellationToken).ConfigureAwait(false);
                 if (account is null)
@@ -221,10 +231,10 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
                 break;
         }
 
-        return await AcceptRecipientAsync(address, parameters, route, cancellationToken).ConfigureAwait(false);
+        return await AcceptRecipientAsync(address, parameters, route, cancellationToken, sizeLimit).ConfigureAwait(false);
     }
 
-    private async ValueTask<SmtpReply> AcceptRecipientAsync(EmailAddress address, RcptParameters parameters, RecipientRoute route, CancellationToken cancellationToken)
+    private async ValueTask<SmtpReply> AcceptRecipientAsync(EmailAddress address, RcptParameters parameters, RecipientRoute route, CancellationToken cancellationToken, long? sizeLimit = null)
     {
         var recipient = new SmtpCheckRecipient(address, route);
         var refusal = await RunChecksAsync(static (check, context, r, ct) => check.OnRecipientAsync(context, r!, ct), recipient, cancellationToken).ConfigureAwait(false);
@@ -234,13 +244,20 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
         }
 
         _context.RecipientList.Add(recipient);
-        _recipients.Add((address, parameters, route));
+        _recipients.Add((address, parameters, route, sizeLimit));
         return SmtpReplies.RecipientOk;
     }
 
     private Task<string> EnqueueAsync(string sender, List<NewQueueRecipient> recipients, BlobInfo blob, CancellationToken cancellationToken) =>
         _services.Queue.EnqueueAsync(new NewQueuedMessage(sender, recipients, blob.Id, blob.Length,
             _mail?.EnvelopeId, ToQueueReturn(_mail?.Return ?? Protocols.Smtp.DsnReturn.Unspecified), _mail?.RequireTls ?? false, _mail?.SmtpUtf8 ?? false), cancellationToken);
+
+    /// <summary>A domain's own message size limit (domain settings, <c>postern domain set --max-message-size</c>).</summary>
+    private static long? DomainSizeLimit(MailDomain domain) =>
+        domain.SettingsJson.Contains(DomainSettings.MaxMessageSize, StringComparison.Ordinal) ? DomainSettings.ReadMaxMessageSize(domain.SettingsJson) : null;
+
+    private static SmtpReply TooBigFor(EmailAddress address) =>
+        new(552, new EnhancedStatusCode(5, 3, 4), $"Message too big for <{address}>");
 
     private static SmtpReply RateRefusal(RateLimitResult rate)
     {
@@ -322,10 +339,14 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
         var forwarded = new List<NewQueueRecipient>();
         var log = new List<MessageLogRecord>();
         var detail = DetailJson(tls, defects);
-        foreach (var (address, parameters, route) in _recipients)
+        foreach (var (address, parameters, route, sizeLimit) in _recipients)
         {
             SmtpReply reply;
-            if (route == RecipientRoute.Remote)
+            if (sizeLimit is { } limit && blob.Length > limit)
+            {
+                reply = TooBigFor(address);
+            }
+            else if (route == RecipientRoute.Remote)
             {
                 remote.Add(new NewQueueRecipient(address.ToString(), address.Domain.Ascii, ToQueueNotify(parameters.Notify), parameters.OriginalRecipient));
                 reply = SmtpReplies.Queued(queueId);

@@ -156,3 +156,42 @@ public sealed class SessionPolicyTests
             context.ReversePath == "crash@remote.test" ? throw new InvalidOperationException("the checker crashed") : ValueTask.FromResult<SmtpReply?>(null);
     }
 }
+
+/// <summary>A domain's own message size limit, below the server-wide one.</summary>
+public sealed class DomainSizeLimitTests
+{
+    [Fact]
+    public async Task A_domain_limit_refuses_at_rcpt_with_size_and_per_recipient_at_the_end_of_data()
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Lmtp, session: new Protocols.Smtp.Session.SmtpSessionOptions { Hostname = "mx.example.com" });
+        await server.AddStandardTenantsAsync();
+        await server.Admin.AddDomainAsync("other.test", "Example", Core.Tenants.DomainKind.Hosted, []);
+        await server.Admin.AddAccountAsync("carol@other.test", "carol-pw", "Carol", 0);
+        await server.Admin.SetDomainSettingsAsync("example.com", """{"maxMessageSize": 2000}""");
+
+        await using var client = await server.ConnectAsync();
+        await client.CommandAsync("LHLO mta.example.com");
+        await client.CommandAsync("MAIL FROM:<a@remote.test> SIZE=5000");
+        Assert.StartsWith("552 5.3.4", await client.CommandAsync("RCPT TO:<alice@example.com>"), StringComparison.Ordinal);
+        Assert.StartsWith("250", await client.CommandAsync("RCPT TO:<carol@other.test>"), StringComparison.Ordinal);
+        await client.CommandAsync("RSET");
+
+        // Without SIZE the limit is applied when the size is known: one reply per recipient.
+        await client.CommandAsync("MAIL FROM:<a@remote.test>");
+        await client.CommandAsync("RCPT TO:<alice@example.com>");
+        await client.CommandAsync("RCPT TO:<carol@other.test>");
+        await client.CommandAsync("DATA");
+        await client.SendAsync("Subject: big\r\n\r\n" + string.Concat(Enumerable.Repeat(new string('x', 98) + "\r\n", 30)) + ".\r\n");
+        Assert.StartsWith("552 5.3.4", await client.ReadReplyAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.0.0", await client.ReadReplyAsync(), StringComparison.Ordinal);
+        Assert.Empty(await server.InboxAsync("alice@example.com"));
+        Assert.Single(await server.InboxAsync("carol@other.test"));
+
+        // A small message still reaches the limited domain.
+        await client.CommandAsync("MAIL FROM:<a@remote.test>");
+        await client.CommandAsync("RCPT TO:<alice@example.com>");
+        await client.CommandAsync("DATA");
+        await client.SendAsync("Subject: small\r\n\r\nhi\r\n.\r\n");
+        Assert.StartsWith("250 2.0.0", await client.ReadReplyAsync(), StringComparison.Ordinal);
+    }
+}

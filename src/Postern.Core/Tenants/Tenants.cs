@@ -111,3 +111,23 @@ public enum AddressOwnerKind
 
 /// <summary>A row of the address table: every local part of every domain belongs to exactly one owner.</summary>
 public sealed record AddressEntry(long DomainId, string LocalPart, AddressOwnerKind Kind, long OwnerId);
+
+/// <summary>Keys of a domain's settings object (<see cref="MailDomain.SettingsJson"/>) that the server reads.</summary>
+public static class DomainSettings
+{
+    /// <summary>Largest message in bytes for the domain's recipients (a number); absent: the server-wide limit.</summary>
+    public const string MaxMessageSize = "maxMessageSize";
+
+    /// <summary>The domain's message size limit from its settings, or null.</summary>
+    public static long? ReadMaxMessageSize(string settingsJson)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(settingsJson)?[MaxMessageSize]?.GetValue<long>() is { } bytes && bytes > 0 ? bytes : null;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            return null;
+        }
+    }
+}

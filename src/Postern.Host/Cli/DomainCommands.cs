@@ -11,8 +11,8 @@ internal static class DomainCommands
 {
     private static readonly string[] Kinds = ["hosted", "relay", "both"];
 
-    public static Command Create(GlobalOptions globals) => Group("domain", "Mail domains: add, list, show, remove; domain aliases", globals,
-        Add(globals), List(globals), Show(globals), Remove(globals),
+    public static Command Create(GlobalOptions globals) => Group("domain", "Mail domains: add, list, show, set, remove; domain aliases", globals,
+        Add(globals), List(globals), Show(globals), Set(globals), Remove(globals),
         Group("alias", "Domain aliases: other names of a domain", globals, AliasAdd(globals), AliasRemove(globals)));
 
     public static string KindName(DomainKind kind) => kind switch
@@ -115,6 +115,31 @@ internal static class DomainCommands
             return ExitCodes.Ok;
         });
         command.Arguments.Add(name);
+        return command;
+    }
+
+    private static Command Set(GlobalOptions globals)
+    {
+        var name = new Argument<string>("name") { Description = "The domain" };
+        var maxSize = new Option<long?>("--max-message-size") { Description = "Largest message for this domain's recipients, in MB, below the server-wide Smtp:MaxMessageSize (0: no domain limit)" };
+        var command = Leaf("set", "Change a domain's settings", globals, async (parse, context, ct) =>
+        {
+            var domain = await context.Directory.RequireDomainAsync(parse.GetValue(name)!, ct).ConfigureAwait(false);
+            var mb = parse.GetValue(maxSize) ?? throw new DirectoryValidationException("max-message-size", "nothing to change: give --max-message-size");
+            if (mb is < 0 or > 1024 * 1024)
+            {
+                throw new DirectoryValidationException("max-message-size", "--max-message-size: must be between 0 and 1048576 (MB)");
+            }
+
+            var patch = new System.Text.Json.Nodes.JsonObject { [DomainSettings.MaxMessageSize] = mb == 0 ? null : mb * 1024 * 1024 };
+            var merged = FeatureSettings.MergePatch(System.Text.Json.Nodes.JsonNode.Parse(domain.SettingsJson), patch);
+            await context.Directory.SetDomainSettingsAsync(domain.Name.Ascii, merged?.ToJsonString() ?? "{}", ct).ConfigureAwait(false);
+            context.Write(new { domain = domain.Name.Ascii, maxMessageSize = mb == 0 ? (long?)null : mb * 1024 * 1024 },
+                o => o.WriteLine(mb == 0 ? $"{Display(domain.Name)}: no domain message size limit" : $"{Display(domain.Name)}: messages up to {mb} MB"));
+            return ExitCodes.Ok;
+        });
+        command.Arguments.Add(name);
+        command.Options.Add(maxSize);
         return command;
     }
 
