@@ -27,6 +27,16 @@ public sealed record ListenerOptions(string Name)
     /// </summary>
     public IReadOnlyList<IPEndPoint> EndPoints { get; init; } = [new IPEndPoint(IPAddress.IPv6Any, 25)];
 
+    /// <summary>
+    /// Also (or only, with no <see cref="EndPoints"/>) listen on this Unix domain socket, e.g. for an MTA on the
+    /// same machine handing mail over by LMTP. A stale socket file is replaced; the socket is made mode 0660.
+    /// Clients on it appear as 127.0.0.1.
+    /// </summary>
+    public string? UnixSocketPath { get; init; }
+
+    /// <summary>Permissions given to the socket file at <see cref="UnixSocketPath"/>.</summary>
+    public UnixFileMode UnixSocketMode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
+
     /// <summary>TLS mode; <see cref="TlsMode.StartTls"/> and <see cref="TlsMode.Implicit"/> need a certificate selector.</summary>
     public TlsMode Tls { get; init; } = TlsMode.None;
 

@@ -113,6 +113,11 @@ public sealed class ListenerService : IAsyncDisposable
 
                 bound.Add((IPEndPoint)socket.LocalEndPoint!);
             }
+
+            if (Options.UnixSocketPath is { } path)
+            {
+                _sockets.Add(BindUnixSocket(path));
+            }
         }
         catch
         {
@@ -128,7 +133,7 @@ public sealed class ListenerService : IAsyncDisposable
         _endPoints = bound;
         foreach (var socket in _sockets)
         {
-            NetworkingLog.ListenerStarted(_logger, Options.Name, (IPEndPoint)socket.LocalEndPoint!);
+            NetworkingLog.ListenerStarted(_logger, Options.Name, socket.LocalEndPoint!);
             _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket), CancellationToken.None));
         }
 
@@ -153,6 +158,11 @@ public sealed class ListenerService : IAsyncDisposable
         foreach (var socket in _sockets)
         {
             socket.Dispose();
+        }
+
+        if (Options.UnixSocketPath is { } path)
+        {
+            File.Delete(path);
         }
 
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
@@ -306,13 +316,81 @@ public sealed class ListenerService : IAsyncDisposable
         }
     }
 
+    private Socket BindUnixSocket(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (folder is not null)
+            {
+                Directory.CreateDirectory(folder);
+            }
+
+            // sockaddr_un holds 108 bytes with the terminating NUL; a longer path cannot be bound or reached.
+            if (System.Text.Encoding.UTF8.GetByteCount(path) > 107)
+            {
+                throw new IOException("the path is longer than the 107 bytes a Unix socket address can hold");
+            }
+
+            if (File.Exists(path))
+            {
+                // A live listener (another Postern, or a Dovecot) keeps its socket; a file left by a process that died is replaced.
+                if (IsListenedOn(path))
+                {
+                    throw new IOException("another process is listening on it");
+                }
+
+                File.Delete(path);
+            }
+
+            socket.Bind(new UnixDomainSocketEndPoint(path));
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(path, Options.UnixSocketMode);
+            }
+
+            socket.Listen(Options.Backlog);
+            return socket;
+        }
+        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
+        {
+            socket.Dispose();
+            throw new ListenerBindException($"Listener '{Options.Name}' cannot listen on the Unix socket {path}: {e.Message}");
+        }
+    }
+
+    private static bool IsListenedOn(string path)
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     // PROXY header, limits and implicit TLS; null when the connection is to be closed without running the handler.
     private async Task<ConnectionContext?> OpenAsync(Session session, string sessionId)
     {
         var socket = session.Socket;
-        socket.NoDelay = true;
-        var peer = Addresses.Normalise((IPEndPoint)socket.RemoteEndPoint!);
-        var local = Addresses.Normalise((IPEndPoint)socket.LocalEndPoint!);
+        IPEndPoint peer, local;
+        if (socket.AddressFamily == AddressFamily.Unix)
+        {
+            // A local process: it has no address, and it is as trusted as the file's permissions make it.
+            peer = local = new IPEndPoint(IPAddress.Loopback, 0);
+        }
+        else
+        {
+            socket.NoDelay = true;
+            peer = Addresses.Normalise((IPEndPoint)socket.RemoteEndPoint!);
+            local = Addresses.Normalise((IPEndPoint)socket.LocalEndPoint!);
+        }
+
         Stream stream = new ObservedStream(new NetworkStream(socket, ownsSocket: true), session.Signals);
         var trusted = Options.IsTrustedProxy(peer.Address);
         ProxyHeader? proxy = null;

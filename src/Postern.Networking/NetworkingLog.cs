@@ -9,7 +9,7 @@ namespace Postern.Networking;
 internal static partial class NetworkingLog
 {
     [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Listener {Listener} listening on {EndPoint}")]
-    public static partial void ListenerStarted(ILogger logger, string listener, IPEndPoint endPoint);
+    public static partial void ListenerStarted(ILogger logger, string listener, EndPoint endPoint);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "Connection from {Remote} (peer {Peer}), limit {Limit}")]
     public static partial void ConnectionAccepted(ILogger logger, IPEndPoint remote, IPEndPoint peer, ConnectionLimit limit);

@@ -160,6 +160,79 @@ public class ListenerServiceTests
     }
 
     [Fact]
+    public async Task A_unix_socket_listener_serves_local_clients_and_removes_its_file_on_stop()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "postern-" + Guid.NewGuid().ToString("N")[..8], "lmtp.sock");
+        File.WriteAllText(EnsureFolder(path), "stale");
+        var handler = new EchoHandler();
+        var listener = new ListenerService(Listeners.Options("lmtp") with { EndPoints = [], UnixSocketPath = path }, handler);
+        await listener.StartAsync(CancellationToken.None);
+        try
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(path));
+            }
+
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
+            await using var stream = new NetworkStream(socket, ownsSocket: false);
+            using var reader = new StreamReader(stream);
+            Assert.StartsWith("+OK", await reader.ReadLineAsync());
+            await stream.WriteAsync("QUIT\r\n"u8.ToArray());
+            await reader.ReadToEndAsync();
+            Assert.True(handler.Connections.TryPeek(out var context));
+            Assert.Equal(IPAddress.Loopback, context!.RemoteEndPoint.Address);
+        }
+        finally
+        {
+            await listener.StopAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+            await listener.DisposeAsync();
+        }
+
+        Assert.False(File.Exists(path));
+        Directory.Delete(Path.GetDirectoryName(path)!);
+    }
+
+    [Fact]
+    public async Task A_unix_socket_another_process_listens_on_is_not_taken_over()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "postern-" + Guid.NewGuid().ToString("N")[..8], "lmtp.sock");
+        using var other = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        other.Bind(new UnixDomainSocketEndPoint(EnsureFolder(path)));
+        other.Listen(1);
+        try
+        {
+            await using var listener = new ListenerService(Listeners.Options("lmtp") with { EndPoints = [], UnixSocketPath = path }, new EchoHandler());
+            var error = await Assert.ThrowsAsync<ListenerBindException>(() => listener.StartAsync(CancellationToken.None));
+            Assert.Contains("another process is listening", error.Message);
+            Assert.True(File.Exists(path));
+        }
+        finally
+        {
+            other.Dispose();
+            File.Delete(path);
+            Directory.Delete(Path.GetDirectoryName(path)!);
+        }
+    }
+
+    [Fact]
+    public async Task A_unix_socket_path_too_long_for_sockaddr_un_is_refused_with_the_reason()
+    {
+        var path = "/tmp/" + new string('p', 120) + ".sock";
+        await using var listener = new ListenerService(Listeners.Options("lmtp") with { EndPoints = [], UnixSocketPath = path }, new EchoHandler());
+        var error = await Assert.ThrowsAsync<ListenerBindException>(() => listener.StartAsync(CancellationToken.None));
+        Assert.Contains("107 bytes", error.Message);
+        Assert.False(File.Exists(path));
+    }
+
+    private static string EnsureFolder(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        return path;
+    }
+
+    [Fact]
     public void Permission_denied_on_a_low_port_explains_the_capability()
     {
         var error = new ListenerBindException("smtp", new IPEndPoint(IPAddress.Any, 25), SocketError.AccessDenied, new SocketException((int)SocketError.AccessDenied));

@@ -256,6 +256,16 @@ public static class ConfigurationLoader
                 problems.Add($"{key}:MaxConnections: must be at least 1");
             }
 
+            if (config.UnixSocket is not null && known.Name != "lmtp")
+            {
+                problems.Add($"{key}:UnixSocket: only the lmtp listener can listen on a Unix socket (other clients must be seen by their address)");
+            }
+
+            if (!IsOctalMode(config.UnixSocketMode))
+            {
+                problems.Add($"{key}:UnixSocketMode: '{config.UnixSocketMode}' is not a file mode in octal (e.g. 0660)");
+            }
+
             if (config.MaxConnectionsPerIp < 1)
             {
                 problems.Add($"{key}:MaxConnectionsPerIp: must be at least 1");
@@ -368,4 +378,7 @@ public static class ConfigurationLoader
             problems.Add("Admin:InitialLogin: must not be empty");
         }
     }
+
+    private static bool IsOctalMode(string text) =>
+        text.Length is > 0 and <= 4 && text.All(c => c is >= '0' and <= '7');
 }

@@ -64,6 +64,12 @@ public sealed class ListenerConfig
     public int MaxConnections { get; set; } = 1000;
 
     public int MaxConnectionsPerIp { get; set; } = 50;
+
+    /// <summary>LMTP only: also listen on this Unix domain socket (mode 0660), e.g. for Postfix's <c>lmtp:unix:</c> transport.</summary>
+    public string? UnixSocket { get; set; }
+
+    /// <summary>Permissions of <see cref="UnixSocket"/>, in octal; connecting needs write permission.</summary>
+    public string UnixSocketMode { get; set; } = "0660";
 }
 
 public sealed class TlsOptions

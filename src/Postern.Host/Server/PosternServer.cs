@@ -356,6 +356,8 @@ public sealed partial class PosternServer : IAsyncDisposable
             var listenerOptions = new ListenerOptions(l.Known.Name)
             {
                 EndPoints = [new IPEndPoint(l.Address, l.Port)],
+                UnixSocketPath = l.Config.UnixSocket is { } socketPath ? Path.GetFullPath(socketPath) : null,
+                UnixSocketMode = (UnixFileMode)Convert.ToInt32(l.Config.UnixSocketMode, 8),
                 Tls = tls,
                 ProxyProtocolTrustedNetworks = l.Config.ProxyProtocolFrom.Select(n => IPNetwork.Parse(n)).ToList(),
                 MaxConnections = l.Config.MaxConnections,

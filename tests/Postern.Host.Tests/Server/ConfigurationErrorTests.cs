@@ -18,6 +18,8 @@ public sealed class ConfigurationErrorTests : IDisposable
     [InlineData("Tls:Certificate=/nonexistent.pem", "Tls:Certificate")]
     [InlineData("Storage:Backend=oracle", "Storage:Backend")]
     [InlineData("Listeners:imap:ProxyProtocolFrom:0=10.0.0.0/99", "Listeners:imap:ProxyProtocolFrom")]
+    [InlineData("Listeners:smtp:UnixSocket=/tmp/smtp.sock", "Listeners:smtp:UnixSocket")]
+    [InlineData("Listeners:lmtp:UnixSocketMode=rw-rw----", "Listeners:lmtp:UnixSocketMode")]
     public async Task Bad_configuration_stops_start_up_with_exit_code_2_naming_the_key(string setting, string key)
     {
         var (code, stdout, stderr) = await PosternProcess.RunAsync("run", "--data", _data.Path, "--set", "Server:AllowRoot=true", "--set", setting);

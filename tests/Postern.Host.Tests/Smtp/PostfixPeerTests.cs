@@ -135,4 +135,39 @@ public sealed class PostfixPeerTests : IDisposable
         Assert.Contains("Message-ID: <pf-lmtp-1@remote.test>", bob, StringComparison.Ordinal);
         Assert.Contains("Delivered-To: bob@example.com\r\n", bob, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Postfix_with_an_lmtp_unix_transport_delivers_through_postern_s_unix_socket()
+    {
+        await _bed.SetUpDirectoryAsync();
+        var socket = Path.Combine("/tmp", "postern-pf-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
+
+        // Postfix's LMTP client runs as mail_owner (postfix), not as the user who started Postern.
+        var server = await _bed.StartServerAsync("--set", "Listeners:lmtp:UnixSocket=" + socket, "--set", "Listeners:lmtp:UnixSocketMode=0666");
+        using var postfix = new PostfixInstance(
+        [
+            "virtual_mailbox_domains = example.com",
+            "virtual_mailbox_maps =",
+            $"virtual_transport = lmtp:unix:{socket}",
+            "default_transport = error:no outside delivery from the test instance",
+            "relay_transport = error:no outside delivery from the test instance",
+        ]);
+        await postfix.StartAsync();
+        await postfix.SendmailAsync("sender@remote.test", ["alice@example.com", "ghost@example.com"],
+            Message("via postfix lmtp:unix", "pf-lmtp-unix@remote.test", "Through the socket file."));
+
+        Assert.True(await postfix.WaitForLogAsync("status=sent", 1, DeliveryTimeout), postfix.Maillog + "\n" + server.Stdout);
+        Assert.True(await postfix.WaitForLogAsync("status=bounced", 1, DeliveryTimeout), postfix.Maillog);
+        var log = postfix.Maillog;
+        Assert.Matches(@"to=<alice@example\.com>, relay=[^,]*postern-pf-[0-9a-f]+\.sock[^,]*, .*status=sent \(250 2\.", log);
+        Assert.Matches(@"to=<ghost@example\.com>, .*status=bounced \(host [^ ]*postern-pf-[0-9a-f]+\.sock[^ ]* said: 550 5\.1\.1 ", log);
+
+        await SmtpTestBed.StopAsync(server);
+        var alice = Assert.Single(await _bed.InboxAsync("alice@example.com"));
+        Assert.Contains("Message-ID: <pf-lmtp-unix@remote.test>", alice, StringComparison.Ordinal);
+        Assert.Contains("\r\n\r\nThrough the socket file.\r\n", alice, StringComparison.Ordinal);
+        Assert.Contains("Delivered-To: alice@example.com\r\n", alice, StringComparison.Ordinal);
+        Assert.Matches(@"by mx\.example\.test \(Postern\) with LMTP id ", ReceivedChain(alice)[0]);
+        Assert.False(File.Exists(socket));
+    }
 }
