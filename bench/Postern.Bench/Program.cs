@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
+using Postern.Bench;
 using Postern.Core.Tenants;
 using Postern.Passwords;
 using Postern.Primitives;
@@ -11,12 +12,15 @@ using Postern.Tenants;
 // Load measurements for the directory (issue 2). Usage:
 //   dotnet run -c Release --project bench/Postern.Bench -- resolve [domains] [accounts] [lookups]
 //   dotnet run -c Release --project bench/Postern.Bench -- import [accounts]
+// SMTP latency, connect to 250 (issue 4), against any SMTP server:
+//   dotnet run -c Release --project bench/Postern.Bench -- smtp-latency HOST:PORT --sessions S --count N --size BYTES --rcpt ADDR
 var mode = args.Length > 0 ? args[0] : "resolve";
 var inv = CultureInfo.InvariantCulture;
 return mode switch
 {
     "resolve" => await Resolve(Arg(1, 10_000), Arg(2, 100_000), Arg(3, 200_000)),
     "import" => await Import(Arg(1, 10_000)),
+    "smtp-latency" => await SmtpLatency.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -24,7 +28,7 @@ int Arg(int i, int fallback) => args.Length > i ? int.Parse(args[i], inv) : fall
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Postern.Bench resolve [domains] [accounts] [lookups] | import [accounts]");
+    Console.Error.WriteLine("usage: Postern.Bench resolve [domains] [accounts] [lookups] | import [accounts] | smtp-latency HOST:PORT [options]");
     return 2;
 }
 
