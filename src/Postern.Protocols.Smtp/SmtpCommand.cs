@@ -74,7 +74,11 @@ public sealed record MailParameters(
     string? Auth = null,
     bool RequireTls = false);
 
-public sealed record RcptParameters(DsnNotify Notify = DsnNotify.Unspecified, string? OriginalRecipientType = null, string? OriginalRecipient = null);
+public sealed record RcptParameters(DsnNotify Notify = DsnNotify.Unspecified, string? OriginalRecipientType = null, string? OriginalRecipient = null)
+{
+    /// <summary>ORCPT as RFC 3464's Original-Recipient field has it, <c>addr-type;address</c> (xtext decoded), or null.</summary>
+    public string? OriginalRecipientField => OriginalRecipient is null ? null : $"{OriginalRecipientType};{OriginalRecipient}";
+}
 
 /// <summary>One parsed command line, or the reply that explains why it could not be parsed.</summary>
 public sealed record SmtpCommand(SmtpVerb Verb, string Argument)

@@ -108,6 +108,8 @@ public static class SmtpReplies
 
     public static SmtpReply Timeout(string hostname) => new(421, S(4, 4, 2), $"{hostname} timeout, closing connection");
 
+    public static SmtpReply SessionTimeLimit(string hostname) => new(421, S(4, 4, 2), $"{hostname} session time limit reached, closing connection");
+
     public static SmtpReply SyntaxError { get; } = new(500, S(5, 5, 2), "Syntax error, command unrecognized");
 
     public static SmtpReply LineTooLong { get; } = new(500, S(5, 5, 2), "Line too long");

@@ -37,6 +37,9 @@ public sealed partial class SmtpConnectionHandler(SmtpListenerKind kind, SmtpSes
         var session = new SmtpServerSession(options, transaction);
         connection.Timeout.SetIdleTimeout(policy.IdleTimeout);
         using var idle = connection.Timeout.Token.Register(static s => ((SmtpServerSession)s!).TimeOut(), session);
+        using var sessionTime = new CancellationTokenSource(policy.MaxSessionTime, services.Time);
+        var limitReply = SmtpReplies.SessionTimeLimit(options.Hostname);
+        using var tooLong = sessionTime.Token.Register(() => session.TimeOut(limitReply));
         try
         {
             await session.RunAsync(connection.Transport, connection.ShutdownRequested, connection.ShutdownDeadline).ConfigureAwait(false);

@@ -30,6 +30,9 @@ public sealed record SmtpPolicy
     /// <summary>A client silent this long gets 421 4.4.2 and is disconnected (RFC 5321 §4.5.3.2.7: at least 5 minutes).</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>A session, however active, ends with 421 4.4.2 after this long.</summary>
+    public TimeSpan MaxSessionTime { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>Networks exempt from the greeting test and the rate limits (never from relay control: relaying needs AUTH).</summary>
     public IReadOnlyList<IPNetwork> TrustedNetworks { get; init; } = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
 

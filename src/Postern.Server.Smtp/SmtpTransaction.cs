@@ -348,7 +348,7 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
             }
             else if (route == RecipientRoute.Remote)
             {
-                remote.Add(new NewQueueRecipient(address.ToString(), address.Domain.Ascii, ToQueueNotify(parameters.Notify), parameters.OriginalRecipient));
+                remote.Add(new NewQueueRecipient(address.ToString(), address.Domain.Ascii, ToQueueNotify(parameters.Notify), parameters.OriginalRecipientField));
                 reply = SmtpReplies.Queued(queueId);
             }
             else
@@ -358,8 +358,8 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
 
                 // Forwards and external list members leave with an SRS sender, so SPF keeps passing downstream;
                 // relay-domain recipients go to the customer's server with the sender unchanged.
-                (_services.Srs is null ? remote : forwarded).AddRange(result.Remote.Select(a => new NewQueueRecipient(a.ToString(), a.Domain.Ascii, notify, parameters.OriginalRecipient)));
-                remote.AddRange(result.Relay.Select(a => new NewQueueRecipient(a.ToString(), LocalRecipientResult.RelayDestination(a.Domain), notify, parameters.OriginalRecipient)));
+                (_services.Srs is null ? remote : forwarded).AddRange(result.Remote.Select(a => new NewQueueRecipient(a.ToString(), a.Domain.Ascii, notify, parameters.OriginalRecipientField)));
+                remote.AddRange(result.Relay.Select(a => new NewQueueRecipient(a.ToString(), LocalRecipientResult.RelayDestination(a.Domain), notify, parameters.OriginalRecipientField)));
                 reply = result.Status switch
                 {
                     LocalDeliveryStatus.Delivered => SmtpReplies.Queued(queueId),

@@ -118,4 +118,44 @@ public sealed class AbuseAndForwardingTests
         Assert.StartsWith("421 4.4.2", await client.ReadReplyAsync(), StringComparison.Ordinal);
         Assert.Equal("(closed)", await client.ReadReplyAsync());
     }
+
+    [Fact]
+    public async Task A_busy_client_is_still_disconnected_at_the_session_time_limit()
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Mx, new SmtpPolicy
+        {
+            MxGreetingDelay = TimeSpan.Zero,
+            IdleTimeout = TimeSpan.FromMinutes(5),
+            MaxSessionTime = TimeSpan.FromSeconds(2),
+        });
+        await server.AddStandardTenantsAsync();
+        await using var client = await server.ConnectAsync();
+        Assert.StartsWith("250", await client.CommandAsync("EHLO client.remote.test"), StringComparison.Ordinal);
+        Assert.StartsWith("250", await client.CommandAsync("MAIL FROM:<sender@remote.test>"), StringComparison.Ordinal);
+        Assert.StartsWith("250", await client.CommandAsync("RCPT TO:<alice@example.com>"), StringComparison.Ordinal);
+        Assert.StartsWith("354", await client.CommandAsync("DATA"), StringComparison.Ordinal);
+
+        // Never silent for long (the idle timeout does not fire), but the message never ends.
+        var replyTask = client.ReadReplyAsync();
+        var started = DateTime.UtcNow;
+        while (!replyTask.IsCompleted && DateTime.UtcNow - started < TimeSpan.FromSeconds(25))
+        {
+            try
+            {
+                await client.SendAsync("X-Trickle: one more line\r\n");
+            }
+            catch (IOException)
+            {
+                break;
+            }
+
+            await Task.WhenAny(replyTask, Task.Delay(200));
+        }
+
+        var reply = await replyTask;
+        Assert.StartsWith("421 4.4.2", reply, StringComparison.Ordinal);
+        Assert.Contains("session time limit", reply, StringComparison.Ordinal);
+        Assert.Equal(0, await server.QueuedRecipientsAsync());
+        Assert.Empty(await server.InboxAsync("alice@example.com"));
+    }
 }

@@ -111,4 +111,43 @@ public sealed class SubmissionTests
         Assert.Equal(wrong, unknown);
         Assert.Equal(wrong, authzid);
     }
+
+    [Fact]
+    public async Task Dsn_parameters_and_requiretls_reach_the_queue_for_remote_and_relay_domain_recipients()
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Submission, session: Session with { RequireTls = true });
+        await server.AddStandardTenantsAsync();
+        await server.Admin.AddDomainAsync("relay.example.net", "Example", Core.Tenants.DomainKind.Relay, ["mail.customer.test:2525"]);
+        await using var client = await LoggedInAsync(server);
+        Assert.Contains("REQUIRETLS", await client.CommandAsync("EHLO laptop.example.com"), StringComparison.Ordinal);
+        Assert.StartsWith("250", await client.CommandAsync("MAIL FROM:<alice@example.com> RET=HDRS ENVID=QQ+2B1 REQUIRETLS"), StringComparison.Ordinal);
+        Assert.StartsWith("250", await client.CommandAsync("RCPT TO:<friend@remote.test> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;friend+2Bold@remote.test"), StringComparison.Ordinal);
+        Assert.StartsWith("250", await client.CommandAsync("RCPT TO:<someone@relay.example.net> NOTIFY=NEVER"), StringComparison.Ordinal);
+        Assert.StartsWith("354", await client.CommandAsync("DATA"), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.0.0", await client.CommandAsync("From: alice@example.com\r\nSubject: dsn\r\n\r\nhello\r\n."), StringComparison.Ordinal);
+
+        var queued = Assert.Single(await server.QueuedAsync());
+        Assert.Equal("alice@example.com", queued.ReversePath);
+        Assert.Equal("QQ+1", queued.EnvelopeId);
+        Assert.Equal(Core.Storage.Queue.DsnReturn.Headers, queued.Return);
+        Assert.True(queued.RequireTls);
+        var remote = Assert.Single(queued.Recipients, r => r.Address == "friend@remote.test");
+        Assert.Equal("remote.test", remote.DestinationKey);
+        Assert.Equal(Core.Storage.Queue.DsnNotify.Success | Core.Storage.Queue.DsnNotify.Delay, remote.Notify);
+        Assert.Equal("rfc822;friend+old@remote.test", remote.OriginalRecipient);
+        var relay = Assert.Single(queued.Recipients, r => r.Address == "someone@relay.example.net");
+        Assert.Equal("relay:relay.example.net", relay.DestinationKey);
+        Assert.Equal(Core.Storage.Queue.DsnNotify.Never, relay.Notify);
+        Assert.Null(relay.OriginalRecipient);
+    }
+
+    [Fact]
+    public async Task Requiretls_is_not_offered_before_tls_and_refused_as_a_parameter_there()
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Mx, session: Session with { RequireTls = true });
+        await server.AddStandardTenantsAsync();
+        await using var client = await server.ConnectAsync();
+        Assert.DoesNotContain("REQUIRETLS", await client.CommandAsync("EHLO relay.remote.test"), StringComparison.Ordinal);
+        Assert.StartsWith("555 5.5.4", await client.CommandAsync("MAIL FROM:<a@remote.test> REQUIRETLS"), StringComparison.Ordinal);
+    }
 }

@@ -159,6 +159,26 @@ public static class ConfigurationLoader
             problems.Add("Smtp:ErrorDelay: must be between 00:00:00 and 00:00:30");
         }
 
+        if (smtp.MaxSessionTime < TimeSpan.FromMinutes(1))
+        {
+            problems.Add("Smtp:MaxSessionTime: must be at least 00:01:00");
+        }
+
+        if (smtp.MaxErrorDelay < TimeSpan.Zero || smtp.MaxErrorDelay > TimeSpan.FromMinutes(5))
+        {
+            problems.Add("Smtp:MaxErrorDelay: must be between 00:00:00 and 00:05:00");
+        }
+
+        if (smtp.MaxCommandsBeforeAuth < 1)
+        {
+            problems.Add("Smtp:MaxCommandsBeforeAuth: must be at least 1");
+        }
+
+        if (smtp.MaxLineLength is < 512 or > 65536)
+        {
+            problems.Add("Smtp:MaxLineLength: must be between 512 (RFC 5321 §4.5.3.1.4) and 65536");
+        }
+
         if (smtp.MaxErrors < 1)
         {
             problems.Add("Smtp:MaxErrors: must be at least 1");

@@ -166,6 +166,21 @@ public sealed class SmtpOptions
     /// <summary>A silent client gets 421 4.4.2 after this (RFC 5321 asks for at least 5 minutes).</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>However busy, a session ends with 421 4.4.2 after this long (a message being received is dropped, never half-stored).</summary>
+    public TimeSpan MaxSessionTime { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The growing error delay (<see cref="ErrorDelay"/> times the errors past 3) stops growing here.</summary>
+    public TimeSpan MaxErrorDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Commands a client may send before a successful hello and, on submission, before AUTH.</summary>
+    public int MaxCommandsBeforeAuth { get; set; } = 20;
+
+    /// <summary>Longest command line in bytes, CRLF included (RFC 5321 §4.5.3.1.4: at least 512); longer ones get 500 5.5.6.</summary>
+    public int MaxLineLength { get; set; } = 2048;
+
+    /// <summary>Announce REQUIRETLS (RFC 8689) on TLS sessions: such messages are only ever relayed over verified TLS.</summary>
+    public bool RequireTls { get; set; } = true;
+
     /// <summary>Rewrite the envelope sender of forwarded mail with SRS (so SPF passes downstream).</summary>
     public bool Srs { get; set; } = true;
 
@@ -204,4 +219,7 @@ public sealed class SecurityOptions
     public int RecipientsPerIpPerHour { get; set; } = 10_000;
 
     public long BytesPerAccountPerHour { get; set; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>Bytes per hour from one unauthenticated client address; 0 (the default) is no limit.</summary>
+    public long BytesPerIpPerHour { get; set; }
 }

@@ -315,6 +315,7 @@ public sealed partial class PosternServer : IAsyncDisposable
                 MxGreetingDelay = options.Smtp.GreetingDelay,
                 TrustedNetworks = options.Smtp.TrustedNetworks.Select(n => IPNetwork.Parse(n)).ToList(),
                 IdleTimeout = options.Smtp.IdleTimeout,
+                MaxSessionTime = options.Smtp.MaxSessionTime,
             },
             AuthGuard = options.Security.AuthProtection ? new AuthGuard(mail.KeyValue, new AuthProtectionOptions
             {
@@ -332,6 +333,7 @@ public sealed partial class PosternServer : IAsyncDisposable
                 RecipientsPerAccountPerHour = options.Security.RecipientsPerAccountPerHour,
                 RecipientsPerIpPerHour = options.Security.RecipientsPerIpPerHour,
                 BytesPerAccountPerHour = options.Security.BytesPerAccountPerHour,
+                BytesPerIpPerHour = options.Security.BytesPerIpPerHour,
                 TrustedNetworks = options.Smtp.TrustedNetworks,
             }, TimeProvider.System, _loggerFactory!.CreateLogger<RateLimiter>()) : null,
             Srs = options.Smtp.Srs
@@ -345,6 +347,10 @@ public sealed partial class PosternServer : IAsyncDisposable
             MaxRecipients = options.Smtp.MaxRecipients,
             MaxErrors = options.Smtp.MaxErrors,
             ErrorDelay = options.Smtp.ErrorDelay,
+            MaxErrorDelay = options.Smtp.MaxErrorDelay,
+            MaxCommandsBeforeAuth = options.Smtp.MaxCommandsBeforeAuth,
+            MaxLineLength = options.Smtp.MaxLineLength,
+            RequireTls = options.Smtp.RequireTls,
             AuthAllowedWithoutTls = options.Smtp.AuthWithoutTls,
             BareLineEnds = options.Smtp.BareLineEnds.Equals("reject", StringComparison.OrdinalIgnoreCase) ? BareLineEndHandling.Reject : BareLineEndHandling.Normalize,
         };

@@ -48,7 +48,8 @@ public sealed class SmtpServerSession
     private IMessageSink? _sink;
     private bool _sinkFailed;
     private volatile bool _timedOut;
-    private bool _errorDelayDue;
+    private TimeSpan _errorDelayDue;
+    private SmtpReply? _timeoutReply;
     private DataDecoder? _decoder;
     private bool _bdatUsed;
     private long _bdatTotal;
@@ -105,8 +106,12 @@ public sealed class SmtpServerSession
     /// The connection's idle timeout fired: the pending read is cancelled, the client gets 421 4.4.2 and the
     /// session ends. Safe to call from any thread, once.
     /// </summary>
-    public void TimeOut()
+    public void TimeOut() => TimeOut(null);
+
+    /// <summary>As <see cref="TimeOut()"/>, answering <paramref name="reply"/> (e.g. the total session time limit) instead of the idle timeout's.</summary>
+    public void TimeOut(SmtpReply? reply)
     {
+        _timeoutReply ??= reply;
         _timedOut = true;
         _transport?.Input.CancelPendingRead();
     }
@@ -179,7 +184,7 @@ public sealed class SmtpServerSession
                 // RFC 5321 §4.5.3.2.7: the server gives up on a silent client.
                 input.AdvanceTo(result.Buffer.Start);
                 AbortMessage();
-                Close(SmtpReplies.Timeout(_options.Hostname));
+                Close(_timeoutReply ?? SmtpReplies.Timeout(_options.Hostname));
                 await FlushAsync(deadline).ConfigureAwait(false);
                 break;
             }
@@ -211,11 +216,13 @@ public sealed class SmtpServerSession
                 input.AdvanceTo(_startTlsPending ? buffer.End : consumed, buffer.End);
             }
 
-            if (_errorDelayDue)
+            if (_errorDelayDue > TimeSpan.Zero)
             {
-                // A client that keeps erring is slowed down before it hears back (Postfix: smtpd_error_sleep_time).
-                _errorDelayDue = false;
-                await Task.Delay(_options.ErrorDelay, deadline).ConfigureAwait(false);
+                // A client that keeps erring is slowed down before it hears back (Postfix: smtpd_error_sleep_time),
+                // a little more with every further error.
+                var delay = _errorDelayDue;
+                _errorDelayDue = TimeSpan.Zero;
+                await Task.Delay(delay, deadline).ConfigureAwait(false);
             }
 
             await FlushAsync(deadline).ConfigureAwait(false);
@@ -994,15 +1001,32 @@ public sealed class SmtpServerSession
     private void SendError(SmtpReply reply)
     {
         Send(reply);
-        if (++_errors > _options.SoftErrorLimit && _options.ErrorDelay > TimeSpan.Zero)
+        var delay = ErrorDelayAfter(++_errors, _options);
+        if (delay > TimeSpan.Zero)
         {
-            _errorDelayDue = true;
+            _errorDelayDue = TimeSpan.FromTicks(Math.Min((_errorDelayDue + delay).Ticks, _options.MaxErrorDelay.Ticks));
         }
 
         if (_errors >= _options.MaxErrors)
         {
             Close(new SmtpReply(421, new EnhancedStatusCode(4, 7, 0), $"{_options.Hostname} too many errors, closing connection"));
         }
+    }
+
+    /// <summary>
+    /// The pause before the reply to the <paramref name="errors"/>th refused command: none up to the soft limit,
+    /// then <see cref="SmtpSessionOptions.ErrorDelay"/> times the errors past it, at most <see cref="SmtpSessionOptions.MaxErrorDelay"/>.
+    /// </summary>
+    public static TimeSpan ErrorDelayAfter(int errors, SmtpSessionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var past = errors - options.SoftErrorLimit;
+        if (past <= 0 || options.ErrorDelay <= TimeSpan.Zero)
+        {
+            return TimeSpan.Zero;
+        }
+
+        return TimeSpan.FromTicks(Math.Min(options.ErrorDelay.Ticks * past, options.MaxErrorDelay.Ticks));
     }
 
     private void Close(SmtpReply reply)

@@ -26,8 +26,11 @@ public sealed record SmtpSessionOptions
     /// <summary>Errors after which each further refusal is answered only after <see cref="ErrorDelay"/>.</summary>
     public int SoftErrorLimit { get; init; } = 3;
 
-    /// <summary>The pause before answering a client past <see cref="SoftErrorLimit"/>; zero for none.</summary>
+    /// <summary>The pause before answering a client past <see cref="SoftErrorLimit"/>, multiplied by the errors past it; zero for none.</summary>
     public TimeSpan ErrorDelay { get; init; }
+
+    /// <summary>The longest pause before one answer, however many errors came before it.</summary>
+    public TimeSpan MaxErrorDelay { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Commands accepted before a successful hello (and, when <see cref="AuthRequired"/>, before AUTH).</summary>
     public int MaxCommandsBeforeAuth { get; init; } = 20;

@@ -753,4 +753,36 @@ public sealed class SessionTests
         Assert.True(slow.Elapsed >= TimeSpan.FromMilliseconds(250), slow.Elapsed.ToString());
         await client.HangUpAsync();
     }
+
+    [Fact]
+    public void The_error_delay_grows_with_every_error_past_the_soft_limit_up_to_its_ceiling()
+    {
+        var options = new SmtpSessionOptions { SoftErrorLimit = 3, ErrorDelay = TimeSpan.FromSeconds(1), MaxErrorDelay = TimeSpan.FromSeconds(5) };
+        var delays = Enumerable.Range(1, 10).Select(n => SmtpServerSession.ErrorDelayAfter(n, options).TotalSeconds).ToArray();
+        Assert.Equal(new double[] { 0, 0, 0, 1, 2, 3, 4, 5, 5, 5 }, delays);
+        Assert.Equal(TimeSpan.Zero, SmtpServerSession.ErrorDelayAfter(9, options with { ErrorDelay = TimeSpan.Zero }));
+    }
+
+    [Fact]
+    public async Task Errors_pipelined_in_one_batch_add_up_their_delays()
+    {
+        var client = new SmtpTestClient(new SmtpSessionOptions { Hostname = "mx.test", SoftErrorLimit = 1, ErrorDelay = TimeSpan.FromMilliseconds(200), MaxErrorDelay = TimeSpan.FromSeconds(10) });
+        await client.ConverseAsync("S: 220");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        // Errors 2, 3 and 4 wait 200 + 400 + 600 ms before the batch is answered.
+        await client.ConverseAsync("C: BOGUS\nC: BOGUS\nC: BOGUS\nC: BOGUS\nS: 500\nS: 500\nS: 500\nS: 500");
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(1100), watch.Elapsed.ToString());
+        await client.HangUpAsync();
+    }
+
+    [Fact]
+    public async Task A_timeout_with_its_own_reply_answers_it_and_closes()
+    {
+        var client = new SmtpTestClient(new SmtpSessionOptions { Hostname = "mx.test" });
+        await client.ConverseAsync("S: 220\nC: HELO c.test\nS: 250");
+        client.Session.TimeOut(SmtpReplies.SessionTimeLimit("mx.test"));
+        await client.ConverseAsync("S: 421 4.4.2 mx.test session time limit reached, closing connection");
+        await client.ExpectClosedAsync();
+    }
 }

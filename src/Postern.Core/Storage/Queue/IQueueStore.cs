@@ -31,6 +31,7 @@ public enum RecipientState
 }
 
 /// <summary>A recipient of a message being queued. <see cref="DestinationKey"/> groups recipients delivered together (e.g. the domain or relay host).</summary>
+/// <remarks><c>OriginalRecipient</c> is RFC 3461 ORCPT as <c>addr-type;address</c> (e.g. <c>rfc822;a@example.com</c>), xtext decoded.</remarks>
 public sealed record NewQueueRecipient(string Address, string DestinationKey, DsnNotify Notify = DsnNotify.None, string? OriginalRecipient = null);
 
 /// <summary>The envelope of a message being queued; the body is an already written blob. <see cref="ReversePath"/> is empty for the null sender.</summary>
