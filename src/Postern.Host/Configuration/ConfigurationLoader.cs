@@ -213,7 +213,7 @@ public static class ConfigurationLoader
             return (name!.Ascii, false);
         }
 
-        var machine = Dns.GetHostName();
+        var machine = System.Net.Dns.GetHostName();
         if (DomainName.TryParse(machine, out var guess, out _))
         {
             return (guess!.Ascii, true);
