@@ -80,6 +80,35 @@ public static class DnsLookups
         return DnsResult<string>.From(r, [.. r.RecordsOf<PtrRecord>().Select(p => p.Target)]);
     }
 
+    /// <summary>
+    /// Forward-confirmed reverse DNS (FCrDNS, as Postfix's smtpd does it): the first of at most
+    /// <paramref name="maxNames"/> PTR names whose A or AAAA records include <paramref name="address"/>, or
+    /// null (no PTR, no name that maps back, or a DNS failure; a name that does not map back proves nothing).
+    /// </summary>
+    public static async Task<string?> GetVerifiedHostNameAsync(IDnsResolver resolver, IPAddress address, int maxNames = 3,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(resolver);
+        ArgumentNullException.ThrowIfNull(address);
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        var names = await GetPtrAsync(resolver, address, cancellationToken).ConfigureAwait(false);
+        foreach (var name in names.Values.Take(maxNames))
+        {
+            var forward = await resolver.ResolveAsync(name, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? DnsRecordType.AAAA : DnsRecordType.A, cancellationToken).ConfigureAwait(false);
+            var addresses = forward.RecordsOf<ARecord>().Select(r => r.Address).Concat(forward.RecordsOf<AaaaRecord>().Select(r => r.Address));
+            if (addresses.Any(a => a.Equals(address)))
+            {
+                return name;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>See <see cref="IDnsResolver.GetTlsaAsync"/>.</summary>
     public static async Task<DnsResult<TlsaRecord>> GetTlsaAsync(IDnsResolver resolver, string name,
         CancellationToken cancellationToken = default)

@@ -35,6 +35,12 @@ public sealed record SmtpServices(
 
     /// <summary>Rewrites the envelope sender of forwarded mail and decodes bounces to it; null: forwards keep the sender.</summary>
     public SrsRewriter? Srs { get; init; }
+
+    /// <summary>The resolver for client names (forward-confirmed reverse DNS in Received) and, later, SPF; null: no look-ups.</summary>
+    public Dns.IDnsResolver? Dns { get; init; }
+
+    /// <summary>The longest wait for a client's reverse-DNS name; without an answer by then the name is left out.</summary>
+    public TimeSpan ReverseLookupTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>What kind of SMTP listener a connection arrived on.</summary>

@@ -42,6 +42,7 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
     private MailParameters? _mail;
     private Account? _account;
     private BlobSink? _sink;
+    private Task<string?>? _clientHostName;
 
     public SmtpTransaction(SmtpListenerKind kind, ConnectionContext connection, SmtpServices services, ILogger logger, bool greetingTest = false)
     {
@@ -58,7 +59,30 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
             ClientTrusted = services.Policy.IsTrusted(connection.RemoteEndPoint.Address),
         };
         UpdateTls();
+
+        // Started at connect, awaited only where the name is shown, so a slow resolver delays nobody earlier.
+        var client = connection.RemoteEndPoint.Address;
+        _clientHostName = client.Equals(System.Net.IPAddress.Loopback) || client.Equals(System.Net.IPAddress.IPv6Loopback) ? Task.FromResult<string?>("localhost")
+            : services.Dns is { } dns ? LookUpClientNameAsync(dns, client, services.ReverseLookupTimeout, connection.ShutdownDeadline)
+            : null;
     }
+
+    private static async Task<string?> LookUpClientNameAsync(Dns.IDnsResolver dns, System.Net.IPAddress client, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(timeout);
+            return await Dns.DnsLookups.GetVerifiedHostNameAsync(dns, client, cancellationToken: limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The client's verified host name once known (null when unknown or still unknown after the timeout).</summary>
+    private async ValueTask<string?> ClientHostNameAsync() => _clientHostName is null ? null : await _clientHostName.ConfigureAwait(false);
 
     private SmtpPolicy Policy => _services.Policy;
 
@@ -328,7 +352,8 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
     {
         var queueId = NewQueueId();
         var tls = TlsDescription();
-        var envelope = new DeliveryEnvelope(_from?.Address ?? string.Empty, Protocol(), _context.Helo, _connection.RemoteEndPoint.Address, null, queueId)
+        var envelope = new DeliveryEnvelope(_from?.Address ?? string.Empty, Protocol(), _context.Helo, _connection.RemoteEndPoint.Address,
+            await ClientHostNameAsync().ConfigureAwait(false), queueId)
         {
             Tls = tls,
             AuthenticatedUser = Policy.ReceivedShowsAuthenticatedUser ? _context.AuthenticatedUser : null,

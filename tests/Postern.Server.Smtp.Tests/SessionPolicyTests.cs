@@ -194,4 +194,42 @@ public sealed class DomainSizeLimitTests
         await client.SendAsync("Subject: small\r\n\r\nhi\r\n.\r\n");
         Assert.StartsWith("250 2.0.0", await client.ReadReplyAsync(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Received_names_the_client_by_its_forward_confirmed_reverse_dns_name_only()
+    {
+        var dns = new TableResolver(new Dictionary<(string, Dns.DnsRecordType), Dns.DnsRecord>
+        {
+            [("2.0.0.127.in-addr.arpa", Dns.DnsRecordType.PTR)] = new Dns.PtrRecord("2.0.0.127.in-addr.arpa", 60, "mail.sender.test"),
+            [("mail.sender.test", Dns.DnsRecordType.A)] = new Dns.ARecord("mail.sender.test", 60, IPAddress.Parse("127.0.0.2")),
+            [("3.0.0.127.in-addr.arpa", Dns.DnsRecordType.PTR)] = new Dns.PtrRecord("3.0.0.127.in-addr.arpa", 60, "www.bank.test"),
+            [("www.bank.test", Dns.DnsRecordType.A)] = new Dns.ARecord("www.bank.test", 60, IPAddress.Parse("192.0.2.1")),
+        });
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Mx, configure: (_, s) => s with { Dns = dns });
+        await server.AddStandardTenantsAsync();
+        foreach (var from in new[] { "127.0.0.2", "127.0.0.3", "127.0.0.1" })
+        {
+            await using var client = await server.ConnectAsync(from: IPAddress.Parse(from));
+            await client.CommandAsync("EHLO helo.sender.test");
+            Assert.StartsWith("250", await client.SendMessageAsync("a@sender.test", ["alice@example.com"], "Subject: " + from + "\r\n\r\nhi"), StringComparison.Ordinal);
+        }
+
+        var inbox = await server.InboxAsync("alice@example.com");
+        Assert.Contains("Received: from helo.sender.test (mail.sender.test [127.0.0.2])", inbox[0], StringComparison.Ordinal);
+        Assert.Contains("Received: from helo.sender.test ([127.0.0.3])", inbox[1], StringComparison.Ordinal);
+        Assert.Contains("Received: from helo.sender.test (localhost [127.0.0.1])", inbox[2], StringComparison.Ordinal);
+    }
+
+    private sealed class TableResolver(Dictionary<(string, Dns.DnsRecordType), Dns.DnsRecord> table) : Dns.IDnsResolver
+    {
+        public Task<Dns.DnsResult> ResolveAsync(string name, Dns.DnsRecordType type, CancellationToken cancellationToken = default) =>
+            Task.FromResult(new Dns.DnsResult
+            {
+                Status = table.ContainsKey((name, type)) ? Dns.DnsStatus.Success : Dns.DnsStatus.NxDomain,
+                Name = name,
+                Type = type,
+                CanonicalName = name,
+                Records = table.TryGetValue((name, type), out var r) ? [r] : [],
+            });
+    }
 }

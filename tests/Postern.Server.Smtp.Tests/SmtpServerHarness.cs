@@ -82,9 +82,9 @@ internal sealed class SmtpServerHarness : IAsyncDisposable
         await Admin.AddAliasAsync("al@example.com", "alice@example.com");
     }
 
-    public async Task<SmtpTestClient> ConnectAsync(bool readGreeting = true)
+    public async Task<SmtpTestClient> ConnectAsync(bool readGreeting = true, IPAddress? from = null)
     {
-        var client = new SmtpTestClient();
+        var client = new SmtpTestClient(from);
         await client.ConnectAsync(Port);
         if (readGreeting)
         {
@@ -188,9 +188,9 @@ internal sealed class SmtpServerHarness : IAsyncDisposable
 }
 
 /// <summary>A plain SMTP client for conversation tests: one reply (all its lines) per call.</summary>
-internal sealed class SmtpTestClient : IAsyncDisposable
+internal sealed class SmtpTestClient(IPAddress? from = null) : IAsyncDisposable
 {
-    private readonly TcpClient _tcp = new();
+    private readonly TcpClient _tcp = from is null ? new() : new(new IPEndPoint(from, 0));
     private Stream? _stream;
     private StreamReader? _reader;
 

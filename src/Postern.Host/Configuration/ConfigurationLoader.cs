@@ -303,9 +303,52 @@ public static class ConfigurationLoader
         return result;
     }
 
+    private static void ValidateDns(DnsOptions dns, List<string> problems)
+    {
+        foreach (var server in dns.Servers)
+        {
+            if (ParseDnsServer(server) is null)
+            {
+                problems.Add($"Dns:Servers: '{server}' is not an address or address:port (e.g. 127.0.0.1, [::1]:5353)");
+            }
+        }
+
+        if (dns.Timeout is { } t && (t < TimeSpan.FromMilliseconds(100) || t > TimeSpan.FromSeconds(30)))
+        {
+            problems.Add("Dns:Timeout: must be between 00:00:00.1 and 00:00:30");
+        }
+
+        if (dns.Attempts is < 1 or > 5)
+        {
+            problems.Add("Dns:Attempts: must be between 1 and 5");
+        }
+
+        if (dns.MinimumCacheTtl < TimeSpan.Zero || dns.MaximumCacheTtl < dns.MinimumCacheTtl || dns.MaximumNegativeCacheTtl < TimeSpan.Zero)
+        {
+            problems.Add("Dns:MinimumCacheTtl: must be at least 0 and at most Dns:MaximumCacheTtl");
+        }
+
+        if (dns.CacheEntries < 0)
+        {
+            problems.Add("Dns:CacheEntries: must be at least 0");
+        }
+    }
+
+    /// <summary>A configured resolver: an address with port 53, or address:port.</summary>
+    public static IPEndPoint? ParseDnsServer(string text)
+    {
+        if (IPAddress.TryParse(text, out var address))
+        {
+            return new IPEndPoint(address, 53);
+        }
+
+        return IPEndPoint.TryParse(text, out var endPoint) && endPoint.Port != 0 ? endPoint : null;
+    }
+
     private static void Validate(PosternOptions options, List<string> problems)
     {
         ValidateSmtp(options.Smtp, problems);
+        ValidateDns(options.Dns, problems);
         if (options.Server.ShutdownTimeout < TimeSpan.Zero || options.Server.ShutdownTimeout > TimeSpan.FromHours(1))
         {
             problems.Add("Server:ShutdownTimeout: must be between 00:00:00 and 01:00:00");

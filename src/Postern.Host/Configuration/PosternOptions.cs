@@ -19,6 +19,36 @@ public sealed class PosternOptions
     public SmtpOptions Smtp { get; set; } = new();
 
     public SecurityOptions Security { get; set; } = new();
+
+    public DnsOptions Dns { get; set; } = new();
+}
+
+/// <summary>The DNS stub resolver every network-facing part uses (Postern.Dns). Unset values come from /etc/resolv.conf.</summary>
+public sealed class DnsOptions
+{
+    /// <summary>Resolvers to ask, in order: <c>address</c> or <c>address:port</c> (<c>[v6]:port</c>). Empty: resolv.conf's. DANE needs a validating resolver on loopback.</summary>
+    public List<string> Servers { get; set; } = [];
+
+    /// <summary>How long to wait for one server's answer; unset: resolv.conf's, else 5 s.</summary>
+    public TimeSpan? Timeout { get; set; }
+
+    /// <summary>Rounds over all servers; unset: resolv.conf's, else 2.</summary>
+    public int? Attempts { get; set; }
+
+    /// <summary>Cached answers live at least this long.</summary>
+    public TimeSpan MinimumCacheTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Cached answers live at most this long.</summary>
+    public TimeSpan MaximumCacheTtl { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Negative answers (NXDOMAIN, no data) live at most this long (RFC 2308).</summary>
+    public TimeSpan MaximumNegativeCacheTtl { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Most cached results.</summary>
+    public int CacheEntries { get; set; } = 10_000;
+
+    /// <summary>Look up SMTP clients' names (forward-confirmed reverse DNS) for Received.</summary>
+    public bool ReverseLookups { get; set; } = true;
 }
 
 public sealed class ServerOptions

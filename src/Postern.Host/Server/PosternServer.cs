@@ -52,6 +52,7 @@ public sealed partial class PosternServer : IAsyncDisposable
     private Task? _maintenanceLoop;
     private ListenerHost? _smtp;
     private MessageLogWriter? _messageLog;
+    private Dns.DnsStubResolver? _dns;
 
     public PosternServer(LoadedConfiguration config, TextWriter console, ConfigurationSources sources)
     {
@@ -67,6 +68,18 @@ public sealed partial class PosternServer : IAsyncDisposable
     /// <summary>Exit code used when a second stop signal ends the process at once.</summary>
     public const int ImmediateExitCode = 130;
 
+    /// <summary>The one resolver of the process (its cache and in-flight de-duplication are shared by every caller).</summary>
+    private static Dns.DnsStubResolver CreateResolver(DnsOptions dns) => new(new Dns.DnsResolverOptions
+    {
+        Servers = [.. dns.Servers.Select(s => ConfigurationLoader.ParseDnsServer(s)!)],
+        Timeout = dns.Timeout,
+        Attempts = dns.Attempts,
+        MinimumCacheTtl = dns.MinimumCacheTtl,
+        MaximumCacheTtl = dns.MaximumCacheTtl,
+        MaximumNegativeCacheTtl = dns.MaximumNegativeCacheTtl,
+        MaxCacheEntries = dns.CacheEntries,
+    });
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
@@ -80,6 +93,7 @@ public sealed partial class PosternServer : IAsyncDisposable
         var admin = await FirstStart.EnsureAdminAsync(directory, _config.Options.Admin.InitialLogin, _config.Options.Admin.InitialPassword, cancellationToken).ConfigureAwait(false);
         _certificates = ServerCertificates.Create(_config, folder, _loggerFactory.CreateLogger("Postern.Tls"));
         _metrics = new PrometheusMetrics();
+        _dns = CreateResolver(_config.Options.Dns);
 
         var listeners = new List<(ResolvedListener Listener, string Status)>();
         var https = _config.Listeners.Single(l => l.Known.Name == "https");
@@ -198,6 +212,7 @@ public sealed partial class PosternServer : IAsyncDisposable
         _stopping.Dispose();
         _metrics?.Dispose();
         _certificates?.Dispose();
+        _dns?.Dispose();
         _storage?.Dispose();
         _loggerFactory?.Dispose();
     }
@@ -336,6 +351,7 @@ public sealed partial class PosternServer : IAsyncDisposable
                 BytesPerIpPerHour = options.Security.BytesPerIpPerHour,
                 TrustedNetworks = options.Smtp.TrustedNetworks,
             }, TimeProvider.System, _loggerFactory!.CreateLogger<RateLimiter>()) : null,
+            Dns = options.Dns.ReverseLookups ? _dns : null,
             Srs = options.Smtp.Srs
                 ? new SrsRewriter(new SrsOptions { Domain = options.Smtp.SrsDomain ?? _config.Hostname }, await new SrsKeyProvider(mail.KeyValue).GetOrCreateAsync(cancellationToken).ConfigureAwait(false))
                 : null,

@@ -20,6 +20,8 @@ public sealed class ConfigurationErrorTests : IDisposable
     [InlineData("Listeners:imap:ProxyProtocolFrom:0=10.0.0.0/99", "Listeners:imap:ProxyProtocolFrom")]
     [InlineData("Listeners:smtp:UnixSocket=/tmp/smtp.sock", "Listeners:smtp:UnixSocket")]
     [InlineData("Smtp:MaxLineLength=100", "Smtp:MaxLineLength")]
+    [InlineData("Dns:Servers:0=resolver.example", "Dns:Servers")]
+    [InlineData("Dns:Attempts=9", "Dns:Attempts")]
     [InlineData("Smtp:MaxSessionTime=00:00:05", "Smtp:MaxSessionTime")]
     [InlineData("Listeners:lmtp:UnixSocketMode=rw-rw----", "Listeners:lmtp:UnixSocketMode")]
     public async Task Bad_configuration_stops_start_up_with_exit_code_2_naming_the_key(string setting, string key)
