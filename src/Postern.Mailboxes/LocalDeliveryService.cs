@@ -203,6 +203,25 @@ public sealed class LocalDeliveryService(
         var text = new StringBuilder(256);
         text.Append("Return-Path: <").Append(envelope.ReversePath).Append(">\r\n");
         text.Append("Delivered-To: ").Append(mailbox.ToString()).Append("\r\n");
+        AppendReceived(text, envelope, envelopeRecipient);
+        return Encoding.UTF8.GetBytes(text.ToString());
+    }
+
+    /// <summary>
+    /// The header fields a message gets here before it leaves through the queue: the checks' added fields and our
+    /// Received (naming the recipient only when there is exactly one, so a copy never reveals the others).
+    /// </summary>
+    public byte[] QueueTrace(DeliveryEnvelope envelope, IReadOnlyList<EmailAddress> recipients)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        ArgumentNullException.ThrowIfNull(recipients);
+        var text = new StringBuilder(256);
+        AppendReceived(text, envelope, recipients.Count == 1 ? recipients[0] : null);
+        return Encoding.UTF8.GetBytes(text.ToString());
+    }
+
+    private void AppendReceived(StringBuilder text, DeliveryEnvelope envelope, EmailAddress? envelopeRecipient)
+    {
         foreach (var (name, value) in envelope.AddedHeaders)
         {
             AppendFolded(text, name, value);
@@ -237,8 +256,12 @@ public sealed class LocalDeliveryService(
             text.Append(" id ").Append(envelope.QueueId);
         }
 
-        text.Append("\r\n\tfor <").Append(envelopeRecipient.ToString()).Append(">; ").Append(Rfc5322Date(_time.GetUtcNow())).Append("\r\n");
-        return Encoding.UTF8.GetBytes(text.ToString());
+        if (envelopeRecipient is not null)
+        {
+            text.Append("\r\n\tfor <").Append(envelopeRecipient.ToString()).Append('>');
+        }
+
+        text.Append("; ").Append(Rfc5322Date(_time.GetUtcNow())).Append("\r\n");
     }
 
     /// <summary>An RFC 5322 date-time, e.g. <c>Sun, 22 Nov 2026 01:23:45 +0000</c>.</summary>

@@ -272,9 +272,13 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
         return SmtpReplies.RecipientOk;
     }
 
-    private Task<string> EnqueueAsync(string sender, List<NewQueueRecipient> recipients, BlobInfo blob, CancellationToken cancellationToken) =>
+    private Task<string> EnqueueAsync(string sender, List<NewQueueRecipient> recipients, BlobInfo blob, DeliveryEnvelope envelope, CancellationToken cancellationToken) =>
         _services.Queue.EnqueueAsync(new NewQueuedMessage(sender, recipients, blob.Id, blob.Length,
-            _mail?.EnvelopeId, ToQueueReturn(_mail?.Return ?? Protocols.Smtp.DsnReturn.Unspecified), _mail?.RequireTls ?? false, _mail?.SmtpUtf8 ?? false), cancellationToken);
+            _mail?.EnvelopeId, ToQueueReturn(_mail?.Return ?? Protocols.Smtp.DsnReturn.Unspecified), _mail?.RequireTls ?? false, _mail?.SmtpUtf8 ?? false)
+        {
+            // Our Received goes with the message, as RFC 5321 §4.4 asks of every relay.
+            Trace = _services.Delivery.QueueTrace(envelope, [.. recipients.Select(r => EmailAddress.Parse(r.Address))]),
+        }, cancellationToken);
 
     /// <summary>A domain's own message size limit (domain settings, <c>postern domain set --max-message-size</c>).</summary>
     private static long? DomainSizeLimit(MailDomain domain) =>
@@ -403,12 +407,12 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
         var sender = _from?.Address ?? string.Empty;
         if (remote.Count > 0)
         {
-            await EnqueueAsync(sender, remote, blob, cancellationToken).ConfigureAwait(false);
+            await EnqueueAsync(sender, remote, blob, envelope, cancellationToken).ConfigureAwait(false);
         }
 
         if (forwarded.Count > 0)
         {
-            await EnqueueAsync(_services.Srs!.Forward(sender).Address, forwarded, blob, cancellationToken).ConfigureAwait(false);
+            await EnqueueAsync(_services.Srs!.Forward(sender).Address, forwarded, blob, envelope, cancellationToken).ConfigureAwait(false);
         }
 
         // The message log is written in batches by its writer, after these replies go out.

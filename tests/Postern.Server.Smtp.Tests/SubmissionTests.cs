@@ -131,6 +131,8 @@ public sealed class SubmissionTests
         Assert.Equal("QQ+1", queued.EnvelopeId);
         Assert.Equal(Core.Storage.Queue.DsnReturn.Headers, queued.Return);
         Assert.True(queued.RequireTls);
+        var trace = System.Text.Encoding.UTF8.GetString(queued.Trace.Span);
+        Assert.Matches(@"^Received: from laptop\.example\.com \(localhost \[127\.0\.0\.1\]\)\r\n\t\(using TLSv1\.[23] with cipher [A-Z0-9_]+\)\r\n\tby mx\.example\.com \(Postern\) with ESMTPSA id [0-9A-Z]+; [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} [0-9:]{8} [+-]\d{4}\r\n$", trace);
         var remote = Assert.Single(queued.Recipients, r => r.Address == "friend@remote.test");
         Assert.Equal("remote.test", remote.DestinationKey);
         Assert.Equal(Core.Storage.Queue.DsnNotify.Success | Core.Storage.Queue.DsnNotify.Delay, remote.Notify);

@@ -14,7 +14,7 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
 {
     public const string FileName = "queue.db";
     private const string Alphabet = "0123456789BCDFGHJKLMNPQRSTVWXYZ"; // 31 symbols; no vowels but Y, so no words
-    private const string RecipientColumns = "recipient_id, queue_id, address, destination, notify, orcpt, state, attempts, next_attempt_at, last_error, completed_at";
+    private const string RecipientColumns = "recipient_id, queue_id, address, destination, notify, orcpt, state, attempts, next_attempt_at, last_error, completed_at, delay_warned";
 
     private readonly TimeProvider _time;
     private readonly bool _ownsDatabase;
@@ -63,6 +63,11 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
             );
             CREATE INDEX queue_recipients_message ON queue_recipients(queue_id);
             CREATE INDEX queue_recipients_due ON queue_recipients(next_attempt_at) WHERE state IN (0, 1);
+            """),
+        new(2, "trace fields, delay warnings, per-destination operations", """
+            ALTER TABLE queue_messages ADD COLUMN trace BLOB;
+            ALTER TABLE queue_recipients ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX queue_recipients_destination ON queue_recipients(destination) WHERE state IN (0, 1);
             """),
     ];
 
@@ -114,8 +119,8 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
                 {
                     c.Execute(
                         """
-                        INSERT INTO queue_messages (queue_id, reverse_path, blob_hash, size, envid, ret, require_tls, smtputf8, created_at)
-                        VALUES ($q, $rp, $b, $s, $e, $r, $tls, $utf8, $now)
+                        INSERT INTO queue_messages (queue_id, reverse_path, blob_hash, size, envid, ret, require_tls, smtputf8, created_at, trace)
+                        VALUES ($q, $rp, $b, $s, $e, $r, $tls, $utf8, $now, $trace)
                         """,
                         tx,
                         ("$q", queueId),
@@ -126,7 +131,8 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
                         ("$r", (int)message.Return),
                         ("$tls", message.RequireTls),
                         ("$utf8", message.SmtpUtf8),
-                        ("$now", now.ToUnixTimeMilliseconds()));
+                        ("$now", now.ToUnixTimeMilliseconds()),
+                        ("$trace", message.Trace.IsEmpty ? null : message.Trace.ToArray()));
                     foreach (var recipient in message.Recipients)
                     {
                         c.Execute(
@@ -221,6 +227,8 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
                 WHERE ($after IS NULL OR q.queue_id > $after)
                   AND ($state IS NULL OR EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.queue_id AND r.state = $state))
                   AND ($dest IS NULL OR EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.queue_id AND r.destination = $dest))
+                  AND ($domain IS NULL OR EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.queue_id AND r.address LIKE '%@' || $domain ESCAPE '\'))
+                  AND ($before IS NULL OR q.created_at < $before)
                 ORDER BY q.queue_id LIMIT $limit
                 """,
                 r => r.GetString(0),
@@ -228,6 +236,8 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
                 ("$after", query.AfterQueueId),
                 ("$state", query.State is { } s ? (int)s : null),
                 ("$dest", query.DestinationKey),
+                ("$domain", query.Domain is null ? null : EscapeLike(query.Domain.ToLowerInvariant())),
+                ("$before", query.CreatedBefore?.ToUnixTimeMilliseconds()),
                 ("$limit", limit + 1));
             var messages = ids.Take(limit).Select(id => ReadMessage(c, null, id)!).ToList();
             return new QueuePage(messages, ids.Count > limit ? messages[^1].QueueId : null);
@@ -245,6 +255,48 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
             tx,
             ("$now", now.ToUnixTimeMilliseconds()),
             ("$q", queueId)), cancellationToken);
+
+    public Task<int> HoldAsync(string queueId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        Database.WriteAsync((c, tx) => c.Execute(
+            "UPDATE queue_recipients SET state = 4 WHERE queue_id = $q AND state IN (0, 1) AND (lease_until IS NULL OR lease_until <= $now)",
+            tx,
+            ("$q", queueId),
+            ("$now", now.ToUnixTimeMilliseconds())), cancellationToken);
+
+    public Task<int> ReleaseAsync(string queueId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        Database.WriteAsync((c, tx) => c.Execute(
+            "UPDATE queue_recipients SET state = 0, next_attempt_at = $now, lease_token = NULL, lease_until = NULL WHERE queue_id = $q AND state = 4",
+            tx,
+            ("$q", queueId),
+            ("$now", now.ToUnixTimeMilliseconds())), cancellationToken);
+
+    public Task<int> PostponeDestinationAsync(string destinationKey, DateTimeOffset notBefore, DateTimeOffset now, CancellationToken cancellationToken) =>
+        Database.WriteAsync((c, tx) => c.Execute(
+            """
+            UPDATE queue_recipients SET next_attempt_at = $nb
+            WHERE destination = $d AND state IN (0, 1) AND next_attempt_at < $nb AND (lease_until IS NULL OR lease_until <= $now)
+            """,
+            tx,
+            ("$d", destinationKey),
+            ("$nb", notBefore.ToUnixTimeMilliseconds()),
+            ("$now", now.ToUnixTimeMilliseconds())), cancellationToken);
+
+    public Task<int> RetryDestinationNowAsync(string destinationKey, DateTimeOffset now, CancellationToken cancellationToken) =>
+        Database.WriteAsync((c, tx) => c.Execute(
+            "UPDATE queue_recipients SET next_attempt_at = $now WHERE destination = $d AND state IN (0, 1) AND next_attempt_at > $now",
+            tx,
+            ("$d", destinationKey),
+            ("$now", now.ToUnixTimeMilliseconds())), cancellationToken);
+
+    public Task<int> MarkDelayWarnedAsync(IReadOnlyCollection<long> recipientIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(recipientIds);
+        return Database.WriteAsync((c, tx) => recipientIds.Sum(id => c.Execute(
+            "UPDATE queue_recipients SET delay_warned = 1 WHERE recipient_id = $id AND delay_warned = 0", tx, ("$id", id))), cancellationToken);
+    }
+
+    private static string EscapeLike(string text) =>
+        text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
 
     public Task<bool> DeleteAsync(string queueId, CancellationToken cancellationToken) =>
         Database.WriteAsync((c, tx) => c.Execute("DELETE FROM queue_messages WHERE queue_id = $q", tx, ("$q", queueId)) == 1, cancellationToken);
@@ -289,11 +341,14 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
                 r.GetInt32(7),
                 DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(8)),
                 r.GetNullableString(9),
-                r.GetNullableTime(10)),
+                r.GetNullableTime(10))
+            {
+                DelayWarned = r.GetBoolean(11),
+            },
             tx,
             ("$q", queueId));
         return c.Query(
-            "SELECT queue_id, reverse_path, blob_hash, size, envid, ret, require_tls, smtputf8, created_at FROM queue_messages WHERE queue_id = $q",
+            "SELECT queue_id, reverse_path, blob_hash, size, envid, ret, require_tls, smtputf8, created_at, trace FROM queue_messages WHERE queue_id = $q",
             r => new QueuedMessage(
                 r.GetString(0),
                 r.GetString(1),
@@ -304,7 +359,10 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
                 r.GetBoolean(6),
                 r.GetBoolean(7),
                 DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(8)),
-                recipients),
+                recipients)
+            {
+                Trace = r.IsDBNull(9) ? ReadOnlyMemory<byte>.Empty : (byte[])r.GetValue(9),
+            },
             tx,
             ("$q", queueId)).FirstOrDefault();
     }

@@ -225,6 +225,95 @@ public abstract class QueueStoreContract : StorageContract
         Assert.False(await Queue.ReferencesBlobAsync(held.Id, Ct));
     }
 
+    [Fact]
+    public async Task Trace_fields_travel_with_the_message()
+    {
+        var blob = await WriteBlobAsync("traced");
+        var trace = "Received: from a.example (a.example [192.0.2.1])\r\n\tby mx.example with ESMTPS id X; Sun, 6 Dec 2026 22:00:00 +0000\r\n"u8.ToArray();
+        var queueId = await Queue.EnqueueAsync(new NewQueuedMessage("s@example.org", [new NewQueueRecipient("a@one.example", "one.example")], blob.Id, blob.Length) { Trace = trace }, Ct);
+        Assert.Equal(trace, (await Queue.GetAsync(queueId, Ct))!.Trace.ToArray());
+        var plain = await EnqueueAsync(blob, "b@one.example");
+        Assert.True((await Queue.GetAsync(plain, Ct))!.Trace.IsEmpty);
+        Assert.Equal(trace, (await Queue.ClaimDueAsync(Time.GetUtcNow(), Lease, 10, Ct)).Single(c => c.Message.QueueId == queueId).Message.Trace.ToArray());
+    }
+
+    [Fact]
+    public async Task A_held_message_is_never_claimed_until_released()
+    {
+        var blob = await WriteBlobAsync("held");
+        var queueId = await EnqueueAsync(blob, "a@one.example", "b@two.example");
+        Assert.Equal(2, await Queue.HoldAsync(queueId, Time.GetUtcNow(), Ct));
+        Assert.All((await Queue.GetAsync(queueId, Ct))!.Recipients, r => Assert.Equal(RecipientState.Held, r.State));
+        Time.Advance(TimeSpan.FromDays(1));
+        Assert.Empty(await Queue.ClaimDueAsync(Time.GetUtcNow(), Lease, 10, Ct));
+        Assert.Equal(2, (await Queue.CountByStateAsync(Ct))[RecipientState.Held]);
+
+        Assert.Equal(2, await Queue.ReleaseAsync(queueId, Time.GetUtcNow(), Ct));
+        Assert.Equal(2, (await Queue.ClaimDueAsync(Time.GetUtcNow(), Lease, 10, Ct)).Count);
+        Assert.Equal(0, await Queue.ReleaseAsync(queueId, Time.GetUtcNow(), Ct));
+    }
+
+    [Fact]
+    public async Task A_recipient_under_a_live_lease_is_not_held_so_its_result_still_counts()
+    {
+        var blob = await WriteBlobAsync("in flight");
+        var queueId = await EnqueueAsync(blob, "a@one.example");
+        var claim = (await Queue.ClaimDueAsync(Time.GetUtcNow(), Lease, 10, Ct)).Single();
+        Assert.Equal(0, await Queue.HoldAsync(queueId, Time.GetUtcNow(), Ct));
+        Assert.True(await Queue.CompleteAsync(claim.Recipients[0].RecipientId, claim.LeaseToken, Ct));
+    }
+
+    [Fact]
+    public async Task A_destination_is_postponed_and_brought_back_in_one_operation()
+    {
+        var blob = await WriteBlobAsync("dead host");
+        for (var i = 0; i < 20; i++)
+        {
+            await EnqueueAsync(blob, $"u{i}@down.example");
+        }
+
+        await EnqueueAsync(blob, "x@up.example");
+        var inFlight = (await Queue.ClaimDueAsync(Time.GetUtcNow(), Lease, 1, Ct)).Single();
+        Assert.Equal("down.example", inFlight.DestinationKey);
+
+        var later = Time.GetUtcNow() + TimeSpan.FromMinutes(10);
+        Assert.Equal(19, await Queue.PostponeDestinationAsync("down.example", later, Time.GetUtcNow(), Ct));
+        var due = await Queue.ClaimDueAsync(Time.GetUtcNow(), Lease, 100, Ct);
+        Assert.Equal("up.example", Assert.Single(due).DestinationKey);
+
+        Assert.Equal(19, await Queue.RetryDestinationNowAsync("down.example", Time.GetUtcNow(), Ct));
+        Assert.Equal(19, (await Queue.ClaimDueAsync(Time.GetUtcNow(), Lease, 100, Ct)).Count);
+    }
+
+    [Fact]
+    public async Task Delay_warnings_are_remembered_per_recipient()
+    {
+        var blob = await WriteBlobAsync("slow");
+        var queueId = await EnqueueAsync(blob, "a@one.example", "b@one.example");
+        var recipients = (await Queue.GetAsync(queueId, Ct))!.Recipients;
+        Assert.All(recipients, r => Assert.False(r.DelayWarned));
+        Assert.Equal(1, await Queue.MarkDelayWarnedAsync([recipients[0].RecipientId], Ct));
+        Assert.Equal(0, await Queue.MarkDelayWarnedAsync([recipients[0].RecipientId], Ct));
+        var after = (await Queue.GetAsync(queueId, Ct))!.Recipients;
+        Assert.Equal([true, false], after.Select(r => r.DelayWarned));
+    }
+
+    [Fact]
+    public async Task The_admin_lists_by_domain_and_by_age()
+    {
+        var blob = await WriteBlobAsync("filters");
+        var old = await EnqueueAsync(blob, "a@one.example", "b@two.example");
+        Time.Advance(TimeSpan.FromHours(2));
+        var recent = await EnqueueAsync(blob, "c@One.Example");
+        await EnqueueAsync(blob, "d@one_example.test");
+
+        var byDomain = await Queue.ListAsync(new QueueQuery { Domain = "one.example" }, Ct);
+        Assert.Equal(new[] { old, recent }.Order(StringComparer.Ordinal), byDomain.Messages.Select(m => m.QueueId));
+        Assert.Empty((await Queue.ListAsync(new QueueQuery { Domain = "ne.example" }, Ct)).Messages);
+        var aged = await Queue.ListAsync(new QueueQuery { CreatedBefore = Time.GetUtcNow() - TimeSpan.FromHours(1) }, Ct);
+        Assert.Equal([old], aged.Messages.Select(m => m.QueueId));
+    }
+
     private Task<string> EnqueueAsync(BlobInfo blob, params string[] recipients) =>
         Queue.EnqueueAsync(
             new NewQueuedMessage("sender@example.org", recipients.Select(r => new NewQueueRecipient(r, r[(r.IndexOf('@', StringComparison.Ordinal) + 1)..])).ToList(), blob.Id, blob.Length),

@@ -28,6 +28,9 @@ public enum RecipientState
     Deferred = 1,
     Delivered = 2,
     Failed = 3,
+
+    /// <summary>Put on hold by an admin: kept, never claimed, until released.</summary>
+    Held = 4,
 }
 
 /// <summary>A recipient of a message being queued. <see cref="DestinationKey"/> groups recipients delivered together (e.g. the domain or relay host).</summary>
@@ -44,7 +47,11 @@ public sealed record NewQueuedMessage(
     DsnReturn Return = DsnReturn.Unspecified,
     bool RequireTls = false,
     bool SmtpUtf8 = false,
-    DateTimeOffset? FirstAttemptAt = null);
+    DateTimeOffset? FirstAttemptAt = null)
+{
+    /// <summary>Trace fields (our Received, CRLF-terminated) to put before the body when the message leaves; empty for none.</summary>
+    public ReadOnlyMemory<byte> Trace { get; init; }
+}
 
 /// <summary>One recipient row with its delivery state.</summary>
 public sealed record QueuedRecipient(
@@ -58,7 +65,14 @@ public sealed record QueuedRecipient(
     int Attempts,
     DateTimeOffset NextAttemptAt,
     string? LastError,
-    DateTimeOffset? CompletedAt);
+    DateTimeOffset? CompletedAt)
+{
+    /// <summary>A delay warning (RFC 3464 action "delayed") was sent for this recipient.</summary>
+    public bool DelayWarned { get; init; }
+
+    /// <summary>The domain of <see cref="Address"/> (after the last '@').</summary>
+    public string Domain => Address[(Address.LastIndexOf('@') + 1)..];
+}
 
 /// <summary>A queued message with all its recipients.</summary>
 public sealed record QueuedMessage(
@@ -71,7 +85,11 @@ public sealed record QueuedMessage(
     bool RequireTls,
     bool SmtpUtf8,
     DateTimeOffset CreatedAt,
-    IReadOnlyList<QueuedRecipient> Recipients);
+    IReadOnlyList<QueuedRecipient> Recipients)
+{
+    /// <summary>See <see cref="NewQueuedMessage.Trace"/>.</summary>
+    public ReadOnlyMemory<byte> Trace { get; init; }
+}
 
 /// <summary>
 /// Recipients of one message for one destination, leased to one worker until <see cref="LeaseExpiresAt"/>.
@@ -80,8 +98,16 @@ public sealed record QueuedMessage(
 /// </summary>
 public sealed record DeliveryClaim(string LeaseToken, DateTimeOffset LeaseExpiresAt, QueuedMessage Message, string DestinationKey, IReadOnlyList<QueuedRecipient> Recipients);
 
-/// <summary>Admin listing filter; <see cref="AfterQueueId"/> pages forward.</summary>
-public sealed record QueueQuery(RecipientState? State = null, string? DestinationKey = null, string? AfterQueueId = null, int Limit = 100);
+/// <summary>
+/// Admin listing filter; <see cref="AfterQueueId"/> pages forward. <see cref="Domain"/> matches messages with a
+/// recipient in that domain (whatever its destination); <see cref="CreatedBefore"/> selects by age.
+/// </summary>
+public sealed record QueueQuery(RecipientState? State = null, string? DestinationKey = null, string? AfterQueueId = null, int Limit = 100)
+{
+    public string? Domain { get; init; }
+
+    public DateTimeOffset? CreatedBefore { get; init; }
+}
 
 public sealed record QueuePage(IReadOnlyList<QueuedMessage> Messages, string? NextAfterQueueId);
 
@@ -127,6 +153,24 @@ public interface IQueueStore
 
     /// <summary>Removes a message and its recipients (admin delete, or after the last recipient is final and DSNs are sent).</summary>
     Task<bool> DeleteAsync(string queueId, CancellationToken cancellationToken);
+
+    /// <summary>Puts the message's pending and deferred recipients that no live lease holds on hold; returns how many.</summary>
+    Task<int> HoldAsync(string queueId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Makes the message's held recipients pending and due at <paramref name="now"/>; returns how many.</summary>
+    Task<int> ReleaseAsync(string queueId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Moves the next attempt of every unleased pending or deferred recipient of <paramref name="destinationKey"/> to
+    /// at least <paramref name="notBefore"/> (a destination found down, or held): one write, however many are queued.
+    /// </summary>
+    Task<int> PostponeDestinationAsync(string destinationKey, DateTimeOffset notBefore, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Makes every pending and deferred recipient of <paramref name="destinationKey"/> due at <paramref name="now"/> (a destination back up, or released).</summary>
+    Task<int> RetryDestinationNowAsync(string destinationKey, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Records that a delay warning went out for these recipients.</summary>
+    Task<int> MarkDelayWarnedAsync(IReadOnlyCollection<long> recipientIds, CancellationToken cancellationToken);
 
     /// <summary>True when a queued message refers to the blob (the blob collector asks before deleting).</summary>
     Task<bool> ReferencesBlobAsync(BlobId blob, CancellationToken cancellationToken);
