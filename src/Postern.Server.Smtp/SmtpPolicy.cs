@@ -30,6 +30,12 @@ public sealed record SmtpPolicy
     /// <summary>A client silent this long gets 421 4.4.2 and is disconnected (RFC 5321 §4.5.3.2.7: at least 5 minutes).</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Accounts that may sign in for any user (Dovecot's master users): AUTH PLAIN with the user as authorization
+    /// identity and the master's own login and password. Without them an authorization identity must equal the login.
+    /// </summary>
+    public IReadOnlySet<string> MasterUsers { get; init; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>A session, however active, ends with 421 4.4.2 after this long.</summary>
     public TimeSpan MaxSessionTime { get; init; } = TimeSpan.FromHours(1);
 

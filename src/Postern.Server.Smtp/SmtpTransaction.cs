@@ -448,7 +448,15 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
         }
 
         var result = await _services.Authenticator.AuthenticateUserAsync(user, password, cancellationToken).ConfigureAwait(false);
-        if (!result.Succeeded || result.Account is null || (authorizationId.Length > 0 && !authorizationId.Equals(user, StringComparison.OrdinalIgnoreCase)))
+        var actingFor = authorizationId.Length > 0 && !authorizationId.Equals(user, StringComparison.OrdinalIgnoreCase);
+        Account? authorized = result.Account;
+        if (actingFor && result.Succeeded)
+        {
+            // Only a master user may act for someone else, and only for an enabled account.
+            authorized = Policy.MasterUsers.Contains(user) ? await _services.Authenticator.FindUserAsync(authorizationId, cancellationToken).ConfigureAwait(false) : null;
+        }
+
+        if (!result.Succeeded || authorized is null)
         {
             // The same reply, after the same delay, for an unknown user, a wrong password and a refused authorization identity.
             LogAuthFailed(_logger, _connection.SessionId, ClientIp, mechanism, user);
@@ -469,8 +477,13 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
             await guard.RecordSuccessAsync(client, user, cancellationToken).ConfigureAwait(false);
         }
 
-        _account = result.Account;
-        _context.AuthenticatedUser = user;
+        if (actingFor)
+        {
+            LogMasterLogin(_logger, _connection.SessionId, ClientIp, user, authorizationId);
+        }
+
+        _account = authorized;
+        _context.AuthenticatedUser = actingFor ? authorizationId : user;
         return SaslResult.Success;
     }
 
@@ -592,14 +605,19 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
         new(553, new EnhancedStatusCode(5, 7, 1), $"<{address}>: Sender address not owned by the authenticated user");
 
     /// <summary>
-    /// Whether the authenticated account may send as <paramref name="address"/>: its own address or one of
-    /// its aliases (a catch-all does not make every address of the domain its own).
+    /// Whether the authenticated account may send as <paramref name="address"/>: its own address, one of
+    /// its aliases or a send-as grant (a catch-all does not make every address of the domain its own).
     /// </summary>
     private async ValueTask<bool> OwnsAsync(EmailAddress? address, CancellationToken cancellationToken)
     {
         if (address is null || _account is null)
         {
             return false;
+        }
+
+        if (AccountSettings.Grants(AccountSettings.ReadSendAs(_account.SettingsJson), address.ToAsciiDomainString()))
+        {
+            return true;
         }
 
         var resolved = await _services.Resolver.ResolveAsync(address, cancellationToken).ConfigureAwait(false);
@@ -699,6 +717,9 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
 
     [LoggerMessage(EventId = 4008, Level = LogLevel.Information, Message = "Session {SessionId}: message refused by a check: {Reply}")]
     private static partial void LogRefusedByCheck(ILogger logger, string sessionId, string reply);
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Session {SessionId}: client {ClientIp}: master user {Master} signed in as {User}")]
+    private static partial void LogMasterLogin(ILogger logger, string sessionId, string clientIp, string master, string user);
 
     /// <summary>Streams the message into the blob store while it arrives (the blob write reads from a pipe).</summary>
     private sealed class BlobSink : IMessageSink

@@ -72,6 +72,18 @@ public sealed class Authenticator(IDirectoryStore store, IPasswordHasher hasher)
         return new AuthenticationResult(AuthenticationOutcome.Succeeded, account);
     }
 
+    /// <summary>The enabled account an address signs in as (primary address or alias), without a password: for a master user's authorization identity.</summary>
+    public async Task<Account?> FindUserAsync(string address, CancellationToken cancellationToken = default)
+    {
+        if (!EmailAddress.TryParse(address, out var parsed, out _))
+        {
+            return null;
+        }
+
+        var account = await FindAccountAsync(parsed!, cancellationToken).ConfigureAwait(false);
+        return account is { Disabled: false } ? account : null;
+    }
+
     public async Task<AuthenticationResult> AuthenticateAdminAsync(string login, string password, CancellationToken cancellationToken = default)
     {
         var admin = string.IsNullOrWhiteSpace(login) ? null : await store.FindAdminAsync(login.Trim(), cancellationToken).ConfigureAwait(false);

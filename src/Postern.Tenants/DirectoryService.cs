@@ -432,6 +432,48 @@ public sealed class DirectoryService(IDirectoryStore store, IPasswordHasher hash
         await Store.UpdateAccountAsync(account with { SettingsJson = FeatureSettings.NormalizeObject("settings", settingsJson) }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Lets the account send as <paramref name="grant"/> (an address, or <c>@domain</c> for all of a domain) on
+    /// submission, or takes that right back; returns the grants now in force.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> SetSendAsAsync(string address, string grant, bool allow, CancellationToken cancellationToken = default)
+    {
+        var (account, _) = await RequireAccountAsync(address, cancellationToken).ConfigureAwait(false);
+        string normalized;
+        if (grant.StartsWith('@'))
+        {
+            normalized = "@" + ParseDomain("send-as", grant[1..]).Ascii;
+        }
+        else if (EmailAddress.TryParse(grant, out var parsed, out var error))
+        {
+            normalized = parsed!.ToAsciiDomainString().ToLowerInvariant();
+        }
+        else
+        {
+            throw new DirectoryValidationException("send-as", $"'{grant}' is neither an address nor @domain: {error}");
+        }
+
+        var grants = AccountSettings.ReadSendAs(account.SettingsJson).ToList();
+        if (!allow)
+        {
+            grants.Remove(normalized);
+        }
+        else if (!grants.Contains(normalized))
+        {
+            grants.Add(normalized);
+        }
+
+        var settings = System.Text.Json.Nodes.JsonNode.Parse(account.SettingsJson) as System.Text.Json.Nodes.JsonObject ?? [];
+        settings[AccountSettings.SendAs] = grants.Count == 0 ? null : new System.Text.Json.Nodes.JsonArray([.. grants.Select(g => (System.Text.Json.Nodes.JsonNode)g)]);
+        if (grants.Count == 0)
+        {
+            settings.Remove(AccountSettings.SendAs);
+        }
+
+        await Store.UpdateAccountAsync(account with { SettingsJson = settings.ToJsonString() }, cancellationToken).ConfigureAwait(false);
+        return grants;
+    }
+
     public async Task SetPolicyAsync(Scope scope, string name, FilterPolicy? policy, CancellationToken cancellationToken = default)
     {
         if (policy is not null)

@@ -152,4 +152,50 @@ public sealed class SubmissionTests
         Assert.DoesNotContain("REQUIRETLS", await client.CommandAsync("EHLO relay.remote.test"), StringComparison.Ordinal);
         Assert.StartsWith("555 5.5.4", await client.CommandAsync("MAIL FROM:<a@remote.test> REQUIRETLS"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_send_as_grant_lets_an_account_use_another_address_until_it_is_taken_back()
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Submission, session: Session);
+        await server.AddStandardTenantsAsync();
+        await server.Admin.AddDomainAsync("example.org", "Example", Core.Tenants.DomainKind.Hosted, []);
+        await server.Admin.SetSendAsAsync("alice@example.com", "bob@example.com", allow: true);
+        await server.Admin.SetSendAsAsync("alice@example.com", "@Example.ORG", allow: true);
+        Assert.Equal(["bob@example.com", "@example.org"], await server.Admin.SetSendAsAsync("alice@example.com", "bob@EXAMPLE.com", allow: true));
+
+        await using (var client = await LoggedInAsync(server))
+        {
+            Assert.StartsWith("250 2.0.0", await client.SendMessageAsync("bob@example.com", ["friend@remote.test"], "From: Bob <bob@example.com>\r\nSubject: delegated\r\n\r\nhi"), StringComparison.Ordinal);
+            Assert.StartsWith("250 2.0.0", await client.SendMessageAsync("anyone@example.org", ["friend@remote.test"], "From: anyone@example.org\r\nSubject: domain grant\r\n\r\nhi"), StringComparison.Ordinal);
+            Assert.StartsWith("553 5.7.1", await client.SendMessageAsync("carol@example.com", ["friend@remote.test"], "From: carol@example.com\r\nSubject: no grant\r\n\r\nhi"), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(["@example.org"], await server.Admin.SetSendAsAsync("alice@example.com", "bob@example.com", allow: false));
+        await using (var client = await LoggedInAsync(server))
+        {
+            Assert.StartsWith("553 5.7.1", await client.SendMessageAsync("bob@example.com", ["friend@remote.test"], "From: bob@example.com\r\nSubject: revoked\r\n\r\nhi"), StringComparison.Ordinal);
+        }
+
+        await Assert.ThrowsAsync<Postern.Tenants.DirectoryValidationException>(() => server.Admin.SetSendAsAsync("alice@example.com", "not an address", allow: true));
+    }
+
+    [Fact]
+    public async Task A_master_user_signs_in_for_another_user_and_sends_as_that_user_only()
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Submission,
+            new SmtpPolicy { MasterUsers = new HashSet<string>(["bob@example.com"], StringComparer.OrdinalIgnoreCase) }, session: Session);
+        await server.AddStandardTenantsAsync();
+        await using var client = await server.ConnectAsync();
+        await client.CommandAsync("EHLO laptop.example.com");
+        await client.StartTlsAsync();
+        await client.CommandAsync("EHLO laptop.example.com");
+
+        // alice is not a master user: her authorization identity must be herself.
+        Assert.StartsWith("535 5.7.8", await client.CommandAsync("AUTH PLAIN " + Convert.ToBase64String("bob@example.com\0alice@example.com\0alice-pw"u8.ToArray())), StringComparison.Ordinal);
+        Assert.StartsWith("535 5.7.8", await client.CommandAsync("AUTH PLAIN " + Convert.ToBase64String("nobody@example.com\0bob@example.com\0bob-pw"u8.ToArray())), StringComparison.Ordinal);
+        Assert.StartsWith("535 5.7.8", await client.CommandAsync("AUTH PLAIN " + Convert.ToBase64String("alice@example.com\0bob@example.com\0wrong"u8.ToArray())), StringComparison.Ordinal);
+        Assert.StartsWith("235 2.7.0", await client.CommandAsync("AUTH PLAIN " + Convert.ToBase64String("alice@example.com\0bob@example.com\0bob-pw"u8.ToArray())), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.0.0", await client.SendMessageAsync("alice@example.com", ["friend@remote.test"], "From: alice@example.com\r\nSubject: for alice\r\n\r\nhi"), StringComparison.Ordinal);
+        Assert.StartsWith("553 5.7.1", await client.SendMessageAsync("bob@example.com", ["friend@remote.test"], "From: bob@example.com\r\nSubject: as the master\r\n\r\nhi"), StringComparison.Ordinal);
+    }
 }

@@ -76,4 +76,60 @@ public sealed class AuthenticatorTests : IDisposable
         Assert.Equal(AuthenticationOutcome.Failed, (await auth.AuthenticateAdminAsync("ops", "nope")).Outcome);
         Assert.Equal(AuthenticationOutcome.Failed, (await auth.AuthenticateAdminAsync("nobody", "admin-pw")).Outcome);
     }
+
+    /// <summary>Counts the password checks: an unknown user must cost one, like a known one.</summary>
+    private sealed class CountingHasher : IPasswordHasher
+    {
+        public int Verifications { get; private set; }
+
+        public string Hash(string password) => "{NEW}" + password;
+
+        public PasswordCheck Verify(string storedHash, string password)
+        {
+            Verifications++;
+            return storedHash == "{NEW}" + password ? PasswordCheck.Match : PasswordCheck.Mismatch;
+        }
+
+        public bool IsWellFormed(string storedHash, out string? error)
+        {
+            error = null;
+            return true;
+        }
+    }
+
+    [Theory]
+    [InlineData("nobody@example.com")]
+    [InlineData("nobody@unknown-domain.test")]
+    [InlineData("not an address")]
+    public async Task An_unknown_user_costs_the_same_one_password_check_as_a_wrong_password(string login)
+    {
+        await _d.HostedDomainAsync();
+        var hasher = new CountingHasher();
+        var service = new DirectoryService(_d.Store, hasher, TestDirectory.Lenient);
+        await service.AddAccountWithHashAsync("real@example.com", "{NEW}pw", null, 0);
+        var auth = new Authenticator(_d.Store, hasher);
+
+        var before = hasher.Verifications;
+        Assert.False((await auth.AuthenticateUserAsync("real@example.com", "wrong")).Succeeded);
+        var forKnown = hasher.Verifications - before;
+        before = hasher.Verifications;
+        Assert.False((await auth.AuthenticateUserAsync(login, "wrong")).Succeeded);
+        Assert.Equal(1, forKnown);
+        Assert.Equal(forKnown, hasher.Verifications - before);
+    }
+
+    [Fact]
+    public async Task An_authorization_identity_is_found_by_address_or_alias_but_never_when_disabled()
+    {
+        await _d.HostedDomainAsync();
+        var service = new DirectoryService(_d.Store, new UpgradingHasher(), TestDirectory.Lenient);
+        await service.AddAccountWithHashAsync("boss@example.com", "{NEW}pw", null, 0);
+        await service.AddAliasAsync("chief@example.com", "boss@example.com");
+        await service.AddAccountWithHashAsync("gone@example.com", "{NEW}pw", null, 0);
+        await service.SetDisabledAsync("gone@example.com", true);
+        var auth = new Authenticator(_d.Store, new UpgradingHasher());
+        Assert.Equal("boss", (await auth.FindUserAsync("chief@example.com"))?.LocalPart);
+        Assert.Null(await auth.FindUserAsync("gone@example.com"));
+        Assert.Null(await auth.FindUserAsync("nobody@example.com"));
+    }
 }

@@ -131,3 +131,39 @@ public static class DomainSettings
         }
     }
 }
+
+/// <summary>Keys of an account's settings object (<see cref="Account.SettingsJson"/>).</summary>
+public static class AccountSettings
+{
+    /// <summary>
+    /// Addresses the account may send as besides its own and its aliases (a shared mailbox, a list, a colleague
+    /// who delegated): each a full address, or <c>@domain</c> for every address of that domain.
+    /// </summary>
+    public const string SendAs = "sendAs";
+
+    /// <summary>The send-as grants in an account's settings (lower-case), empty when none or unreadable.</summary>
+    public static IReadOnlyList<string> ReadSendAs(string settingsJson)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(settingsJson)?[SendAs] is System.Text.Json.Nodes.JsonArray grants
+                ? [.. grants.Select(g => g?.GetValue<string>()).OfType<string>().Select(g => g.ToLowerInvariant())]
+                : [];
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>Whether a grant list covers <paramref name="address"/> (compared in A-label, lower-case form).</summary>
+    public static bool Grants(IReadOnlyList<string> grants, string address)
+    {
+        ArgumentNullException.ThrowIfNull(grants);
+        ArgumentNullException.ThrowIfNull(address);
+        var at = address.LastIndexOf('@');
+        return at > 0 && grants.Any(g => g.StartsWith('@')
+            ? address[at..].Equals(g, StringComparison.OrdinalIgnoreCase)
+            : address.Equals(g, StringComparison.OrdinalIgnoreCase));
+    }
+}

@@ -13,7 +13,7 @@ internal static class AccountCommands
 
     public static Command Create(GlobalOptions globals) => Group("account", "Email accounts of hosted domains", globals,
         Add(globals), List(globals), Show(globals), Passwd(globals), SetDisabled(globals, "disable", true), SetDisabled(globals, "enable", false),
-        Remove(globals), Import(globals));
+        Remove(globals), Import(globals), SendAs(globals));
 
     private static Command Add(GlobalOptions globals)
     {
@@ -165,6 +165,35 @@ internal static class AccountCommands
             return ExitCodes.Ok;
         });
         command.Arguments.Add(email);
+        return command;
+    }
+
+    private static Command SendAs(GlobalOptions globals)
+    {
+        var email = new Argument<string>("email") { Description = "The account's address" };
+        var grant = new Argument<string?>("address") { Description = "An address the account may send as, or @domain for all of a domain; none lists the grants", Arity = ArgumentArity.ZeroOrOne };
+        var remove = new Option<bool>("--remove") { Description = "Take the grant back" };
+        var command = Leaf("send-as", "Let an account send as another address on submission (envelope sender and From)", globals, async (parse, context, ct) =>
+        {
+            var address = parse.GetValue(email)!;
+            IReadOnlyList<string> grants;
+            if (parse.GetValue(grant) is { } given)
+            {
+                grants = await context.Directory.SetSendAsAsync(address, given, !parse.GetValue(remove), ct).ConfigureAwait(false);
+            }
+            else
+            {
+                var (account, _) = await context.Directory.RequireAccountAsync(address, ct).ConfigureAwait(false);
+                grants = Core.Tenants.AccountSettings.ReadSendAs(account.SettingsJson);
+            }
+
+            context.Write(new { account = address, sendAs = grants }, o =>
+                o.WriteLine(grants.Count == 0 ? $"{address} sends only as itself and its aliases" : $"{address} may also send as: {string.Join(", ", grants)}"));
+            return ExitCodes.Ok;
+        });
+        command.Arguments.Add(email);
+        command.Arguments.Add(grant);
+        command.Options.Add(remove);
         return command;
     }
 

@@ -208,6 +208,9 @@ public sealed class SmtpOptions
     /// <summary>Longest command line in bytes, CRLF included (RFC 5321 §4.5.3.1.4: at least 512); longer ones get 500 5.5.6.</summary>
     public int MaxLineLength { get; set; } = 2048;
 
+    /// <summary>Accounts that may sign in for any user with AUTH PLAIN (authorization identity = the user, login and password = the master's), like Dovecot's master users.</summary>
+    public List<string> MasterUsers { get; set; } = [];
+
     /// <summary>Announce REQUIRETLS (RFC 8689) on TLS sessions: such messages are only ever relayed over verified TLS.</summary>
     public bool RequireTls { get; set; } = true;
 

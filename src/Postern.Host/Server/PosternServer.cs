@@ -331,6 +331,7 @@ public sealed partial class PosternServer : IAsyncDisposable
                 TrustedNetworks = options.Smtp.TrustedNetworks.Select(n => IPNetwork.Parse(n)).ToList(),
                 IdleTimeout = options.Smtp.IdleTimeout,
                 MaxSessionTime = options.Smtp.MaxSessionTime,
+                MasterUsers = new HashSet<string>(options.Smtp.MasterUsers, StringComparer.OrdinalIgnoreCase),
             },
             AuthGuard = options.Security.AuthProtection ? new AuthGuard(mail.KeyValue, new AuthProtectionOptions
             {
