@@ -564,7 +564,7 @@ public sealed class SmtpClientSession : IAsyncDisposable
         {
             while (true)
             {
-                var n = await ReadContentAsync(content, block, ct).ConfigureAwait(false);
+                var n = await ReadContentAsync(content, block.AsMemory(0, ReadBlock), ct).ConfigureAwait(false);
                 if (n == 0)
                 {
                     break;
@@ -593,12 +593,14 @@ public sealed class SmtpClientSession : IAsyncDisposable
     {
         var encoder = new BodyEncoder(dotStuff: false, binary: content.Body == BodyType.BinaryMime);
         var chunk = new ArrayBufferWriter<byte>(Math.Max(_options.ChunkSize, 1024) + ReadBlock);
+        // Reads no bigger than a chunk, so that a chunk is between one and two ChunkSize (plus line-end expansion).
         var block = ArrayPool<byte>.Shared.Rent(ReadBlock);
+        var readSize = Math.Clamp(_options.ChunkSize, 1024, ReadBlock);
         try
         {
             while (true)
             {
-                var n = await ReadContentAsync(content, block, ct).ConfigureAwait(false);
+                var n = await ReadContentAsync(content, block.AsMemory(0, readSize), ct).ConfigureAwait(false);
                 if (n == 0)
                 {
                     encoder.Finish(chunk);
@@ -650,7 +652,7 @@ public sealed class SmtpClientSession : IAsyncDisposable
         }
     }
 
-    private async ValueTask<int> ReadContentAsync(SmtpMessageContent content, byte[] block, CancellationToken ct)
+    private async ValueTask<int> ReadContentAsync(SmtpMessageContent content, Memory<byte> block, CancellationToken ct)
     {
         try
         {
