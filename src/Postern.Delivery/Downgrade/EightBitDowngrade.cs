@@ -23,7 +23,7 @@ public enum DowngradeOutcome
     HeaderLineTooLong = 3,
 
     /// <summary>The message has 8-bit content where a transfer encoding cannot be applied: a multipart or
-    /// message/rfc822 the parser could not open, an unknown transfer encoding, or a structure past the parser's limits.</summary>
+    /// message/rfc822 the parser could not open, or a structure past the parser's limits.</summary>
     Unconvertible = 4,
 }
 
@@ -241,16 +241,6 @@ public static class EightBitDowngrade
             bool quoted;
             switch (cte)
             {
-                case "7bit" or "8bit" or "binary":
-                    if (ct.IsMultipart || ct.IsEncapsulatedMessage || ct.Is("message", "partial") || ct.Is("message", "external-body"))
-                    {
-                        // RFC 2046 allows no other encoding on these, and the parser could not open this one.
-                        return $"cannot convert: a {ct.MimeType} part at offset {Invariant(e.Start)} has 8-bit data and cannot be re-encoded";
-                    }
-
-                    content = body.ToArray();
-                    quoted = ct.IsText || ct.MediaType == "message";
-                    break;
                 case "quoted-printable":
                     // Raw 8-bit bytes inside quoted-printable decode as themselves: encode the decoded bytes again.
                     content = QuotedPrintableDecoder.Decode(body);
@@ -261,7 +251,17 @@ public static class EightBitDowngrade
                     quoted = false;
                     break;
                 default:
-                    return $"cannot convert: a part at offset {Invariant(e.Start)} has 8-bit data in the unknown transfer encoding '{cte}'";
+                    // 7bit, 8bit, binary, and unknown names (an unknown encoding with 8-bit bytes is a typo like
+                    // "7bits", not a real encoding): the bytes are the content, as decoders take them.
+                    if (ct.IsMultipart || ct.IsEncapsulatedMessage || ct.Is("message", "partial") || ct.Is("message", "external-body"))
+                    {
+                        // RFC 2046 allows no other encoding on these, and the parser could not open this one.
+                        return $"cannot convert: a {ct.MimeType} part at offset {Invariant(e.Start)} has 8-bit data and cannot be re-encoded";
+                    }
+
+                    content = body.ToArray();
+                    quoted = ct.IsText || ct.MediaType == "message";
+                    break;
             }
 
             var w = new ArrayBufferWriter<byte>(content.Length + (content.Length / 2) + 16);
