@@ -29,7 +29,8 @@ internal sealed record ReturnedContent(ReturnedKind Kind, string ContentType, st
     /// RET=FULL returns the whole message when it is within the limit and can be carried: in a 7-bit DSN it must be
     /// 7-bit (8-bit bodies are converted with <see cref="EightBitDowngrade"/>; 8-bit headers cannot be); in an EAI DSN
     /// (message/global) its lines must be at most 998 octets. Otherwise, and without RET=FULL, the header fields are
-    /// returned, quoted-printable when they hold 8-bit bytes (7-bit DSN) or cannot be sent as they are (EAI).
+    /// returned, quoted-printable when they hold 8-bit bytes (7-bit DSN) or cannot be sent as they are (EAI); 8-bit
+    /// headers that are not UTF-8 are labelled windows-1252, the charset Postern.Mime reads undeclared 8-bit headers in.
     /// Bare CR and LF in the original are made CRLF first. Null when there is no original.
     /// </summary>
     public static ReturnedContent? Choose(DsnReport report, MimeMessage? original, bool eai, DsnOptions options)
@@ -74,7 +75,7 @@ internal sealed record ReturnedContent(ReturnedKind Kind, string ContentType, st
             return new ReturnedContent(kind, "text/rfc822-headers", null, "Undelivered Message Headers", headers, size, problem);
         }
 
-        return new ReturnedContent(kind, "text/rfc822-headers; charset=" + (utf8 ? "utf-8" : "unknown-8bit"), "quoted-printable",
+        return new ReturnedContent(kind, "text/rfc822-headers; charset=" + (utf8 ? "utf-8" : "windows-1252"), "quoted-printable",
             "Undelivered Message Headers", SevenBitEncoder.QuotedPrintable(headers), size, problem);
     }
 
