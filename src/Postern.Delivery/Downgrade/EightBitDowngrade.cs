@@ -9,10 +9,12 @@ namespace Postern.Delivery.Downgrade;
 /// <summary>What <see cref="EightBitDowngrade.Convert"/> made of a message.</summary>
 public enum DowngradeOutcome
 {
-    /// <summary>The message was 7-bit clean with lines of at most 998 octets already; it is returned unchanged.</summary>
+    /// <summary>The message was 7-bit clean with lines of at most 998 octets, and no part was labelled 8bit or binary;
+    /// it is returned unchanged.</summary>
     AlreadySevenBit = 0,
 
-    /// <summary>Parts with 8-bit (or over-long, or NUL) content were re-encoded; the result is 7-bit clean.</summary>
+    /// <summary>Parts with 8-bit (or over-long, or NUL) content were re-encoded, or parts labelled 8bit or binary
+    /// relabelled 7bit; the result is 7-bit clean.</summary>
     Converted = 1,
 
     /// <summary>A header field holds raw 8-bit bytes (RFC 6532 UTF-8 or undeclared). Headers cannot be re-encoded
@@ -45,7 +47,8 @@ public sealed record DowngradeResult(DowngradeOutcome Outcome, byte[]? Message, 
 /// 998 octets is re-encoded: quoted-printable for text (and textual message/* reports), base64 for everything
 /// else; its Content-Transfer-Encoding is updated and its content (the decoded bytes) stays exactly the same.
 /// Multiparts and nested messages are walked into; a message/rfc822 or multipart labelled 8bit or binary is
-/// relabelled 7bit. Parts that are already clean keep their bytes. Header fields are never changed except
+/// relabelled 7bit. Parts that are already clean keep their bytes (a clean part labelled 8bit or binary is
+/// relabelled 7bit). Header fields are never changed except
 /// Content-Transfer-Encoding (and a MIME-Version added to a message that had none). Runs before DKIM signing.
 /// Total: never throws on bad input.
 /// </summary>
@@ -67,14 +70,15 @@ public static class EightBitDowngrade
     /// <summary>Converts the message when needed and reports what was done.</summary>
     public static DowngradeResult Convert(ReadOnlyMemory<byte> message)
     {
-        if (IsSevenBitClean(message.Span))
+        var clean = IsSevenBitClean(message.Span);
+        if (clean && !MayHaveEightBitLabel(message.Span))
         {
             return new DowngradeResult(DowngradeOutcome.AlreadySevenBit, message.ToArray(), null, 0);
         }
 
         try
         {
-            return new Converter(message).Run();
+            return new Converter(message, clean).Run();
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -110,7 +114,35 @@ public static class EightBitDowngrade
         return last <= MaxLineLength || (last == MaxLineLength + 1 && data[^1] == '\r');
     }
 
-    private sealed class Converter(ReadOnlyMemory<byte> data)
+    /// <summary>True when "8bit" or "binary" occurs anywhere (a Content-Transfer-Encoding that may need relabelling).</summary>
+    private static bool MayHaveEightBitLabel(ReadOnlySpan<byte> data)
+    {
+        for (var i = data.IndexOfAny((byte)'8', (byte)'b', (byte)'B'); i >= 0 && i < data.Length; i++)
+        {
+            var rest = data[i..];
+            if (rest.Length >= 4 && System.Text.Ascii.EqualsIgnoreCase(rest[..4], "8bit"u8))
+            {
+                return true;
+            }
+
+            if (rest.Length >= 6 && System.Text.Ascii.EqualsIgnoreCase(rest[..6], "binary"u8))
+            {
+                return true;
+            }
+
+            var next = rest[1..].IndexOfAny((byte)'8', (byte)'b', (byte)'B');
+            if (next < 0)
+            {
+                return false;
+            }
+
+            i += next;
+        }
+
+        return false;
+    }
+
+    private sealed class Converter(ReadOnlyMemory<byte> data, bool clean)
     {
         private static readonly MimeDefect[] LimitDefects =
         [
@@ -121,6 +153,7 @@ public static class EightBitDowngrade
         private readonly Dictionary<MimeEntity, byte[]> _newBodies = [];
         private readonly bool _crlf = DetectCrlf(data.Span);
         private int _converted;
+        private bool _relabelled;
 
         public DowngradeResult Run()
         {
@@ -135,12 +168,20 @@ public static class EightBitDowngrade
 
             if (message.AllDefects.FirstOrDefault(d => LimitDefects.Contains(d.Defect)) is { Defect: not MimeDefect.None } limit)
             {
-                return Fail(DowngradeOutcome.Unconvertible, $"cannot convert: the message is past a parser limit ({limit.Defect} at offset {Invariant(limit.Offset)})");
+                // Bytes that are all 7-bit can go as they are; only their labels would have been fixed.
+                return clean
+                    ? new DowngradeResult(DowngradeOutcome.AlreadySevenBit, data.ToArray(), null, 0)
+                    : Fail(DowngradeOutcome.Unconvertible, $"cannot convert: the message is past a parser limit ({limit.Defect} at offset {Invariant(limit.Offset)})");
             }
 
             if (Plan(message.Root) is { } failure)
             {
                 return Fail(DowngradeOutcome.Unconvertible, failure);
+            }
+
+            if (clean && _converted == 0 && !_relabelled)
+            {
+                return new DowngradeResult(DowngradeOutcome.AlreadySevenBit, data.ToArray(), null, 0);
             }
 
             if (_converted > 0 && message.Root.Headers.GetField("MIME-Version") is null)
@@ -219,17 +260,25 @@ public static class EightBitDowngrade
 
                 default:
                     var body = src[e.BodyStart..e.End];
-                    return IsSevenBitClean(body) ? null : Reencode(e, body);
+                    if (IsSevenBitClean(body))
+                    {
+                        Relabel(e);
+                        return null;
+                    }
+
+                    return Reencode(e, body);
             }
         }
 
-        /// <summary>A composite (multipart, message/rfc822) labelled 8bit or binary holds only 7-bit parts afterwards.</summary>
-        private static void Relabel(MimeEntity e)
+        /// <summary>A part labelled 8bit or binary that holds only 7-bit data afterwards (a composite whose parts were
+        /// converted, or a leaf that was clean already) is labelled 7bit.</summary>
+        private void Relabel(MimeEntity e)
         {
             var declared = e.Headers.GetField("Content-Transfer-Encoding") is null ? null : e.TransferEncoding;
             if (declared is "8bit" or "binary")
             {
                 e.Headers.Set("Content-Transfer-Encoding", "7bit");
+                _relabelled = true;
             }
         }
 

@@ -56,6 +56,24 @@ public sealed class EightBitDowngradeTests
     }
 
     [Fact]
+    public void Clean_parts_labelled_8bit_are_relabelled_7bit_with_their_bytes_kept()
+    {
+        var input = Bytes("From: a@b.test\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
+            "--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 8BIT\r\n\r\nascii only\r\n--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\nalso ascii\r\n--b--\r\n");
+        var r = EightBitDowngrade.Convert(input);
+        Assert.Equal(DowngradeOutcome.Converted, r.Outcome);
+        Assert.Equal(0, r.ConvertedParts);
+        EightBitDowngradeTests.AssertSameContent(input, r.Message!);
+        var m = MimeParser.Parse(r.Message!);
+        Assert.All(m.Entities, e => Assert.Equal("7bit", e.TransferEncoding));
+        Assert.Equal("ascii only", m.Root.Children[0].GetText());
+
+        // Without such labels a clean message is not touched at all.
+        var unlabelled = Bytes("From: a@b.test\r\nSubject: about 8bit and binary\r\n\r\nThe words alone change nothing.\r\n");
+        Assert.Equal(DowngradeOutcome.AlreadySevenBit, EightBitDowngrade.Convert(unlabelled).Outcome);
+    }
+
+    [Fact]
     public void An_8bit_text_part_becomes_quoted_printable_and_nothing_else_changes()
     {
         var input = Bytes("From: a@b.test\r\nSubject: hello\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\nX-Other: kept\r\n\r\nGrüße aus Köln,\r\nbis bald — Jürgen\r\n");
