@@ -159,7 +159,6 @@ public static class DeliveryStatusParser
             content = content[..MaxBytes];
         }
 
-        var text = System.Text.Unicode.Utf8.IsValid(content) ? Encoding.UTF8.GetString(content) : Encoding.Latin1.GetString(content);
         var groups = new List<List<DsnField>>();
         List<DsnField>? current = null;
         string? name = null;
@@ -176,9 +175,12 @@ public static class DeliveryStatusParser
             value = null;
         }
 
-        foreach (var rawLine in text.Split('\n'))
+        foreach (var range in content.Split((byte)'\n'))
         {
-            var line = rawLine.TrimEnd('\r');
+            // Line by line: one line that is not UTF-8 must not spoil the others (Postfix quotes an 8-bit local part
+            // in X-Postfix-Sender with a backslash before each byte, which breaks its UTF-8 sequences).
+            var bytes = content[range];
+            var line = (System.Text.Unicode.Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : Encoding.Latin1.GetString(bytes)).TrimEnd('\r');
             if (line.Trim().Length == 0)
             {
                 EndField();

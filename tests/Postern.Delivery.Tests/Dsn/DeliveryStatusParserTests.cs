@@ -96,6 +96,16 @@ public sealed class DeliveryStatusParserTests
     }
 
     [Fact]
+    public void A_line_that_is_not_utf8_does_not_spoil_the_others()
+    {
+        var content = Encoding.UTF8.GetBytes("Reporting-MTA: dns; mx.example\nX-Sender: rfc822; \"j\\").Concat(new byte[] { 0xC3, (byte)'\\', 0xBC })
+            .Concat(Encoding.UTF8.GetBytes("rgen\"@x.test\n\nFinal-Recipient: utf-8; 用户@example.test\nAction: failed\nStatus: 5.6.7\n")).ToArray();
+        var s = DeliveryStatusParser.ParseFields(content);
+        Assert.Equal("用户@example.test", Assert.Single(s.Recipients).FinalRecipient);
+        Assert.Equal("rfc822; \"j\\\u00c3\\\u00bcrgen\"@x.test", s.PerMessage["X-Sender"]);
+    }
+
+    [Fact]
     public void The_encoders_and_the_decoder_agree()
     {
         foreach (var address in new[] { "用户@例子.test", "a+b=c\\d@x.test", "ü ö@x.test", "😀@emoji.test", "plain@ascii.test" })
