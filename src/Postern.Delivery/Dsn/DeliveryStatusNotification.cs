@@ -41,7 +41,7 @@ public static class DeliveryStatusNotification
 
         var host = AsciiHost(report.ReportingMta);
         var eai = report.SmtpUtf8 || !Ascii(sender) || report.Recipients.Any(r => !Ascii(r.FinalRecipient));
-        var original = report.OriginalMessage.IsEmpty ? null : MimeParser.Parse(report.OriginalMessage);
+        var original = report.OriginalMessage.IsEmpty ? null : ParseOriginal(report.OriginalMessage);
         var returned = ReturnedContent.Choose(report, original, eai, options);
 
         var human = HumanText.Write(report, original, returned, host, options);
@@ -322,6 +322,23 @@ public static class DeliveryStatusNotification
         }
 
         return sb.ToString();
+    }
+
+    /// <summary>The original, parsed for its header fields. A bare CR in the header block (which the parser does not
+    /// take as a line break) would glue two fields together, so such a header block is read again with CRLF.</summary>
+    private static MimeMessage ParseOriginal(ReadOnlyMemory<byte> raw)
+    {
+        var parsed = MimeParser.Parse(raw);
+        var head = raw.Span[..parsed.Root.HeaderEnd];
+        for (var i = 0; i < head.Length; i++)
+        {
+            if (head[i] == '\r' && (i + 1 >= head.Length || head[i + 1] != '\n'))
+            {
+                return MimeParser.Parse((byte[])[.. ReturnedContent.ToCrlf(head), (byte)'\r', (byte)'\n']);
+            }
+        }
+
+        return parsed;
     }
 
     /// <summary>The original's References and Message-ID (at most 10 ids, each short enough to fold).</summary>

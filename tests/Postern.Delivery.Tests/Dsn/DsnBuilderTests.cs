@@ -268,6 +268,14 @@ public sealed class DsnBuilderTests
     }
 
     [Fact]
+    public void A_bare_cr_between_header_fields_does_not_glue_them_together()
+    {
+        var c = DsnCases.Get("bare-lf");
+        var human = MimeParser.Parse(c.Build()).Root.Children[0].GetText()!;
+        Assert.Contains("    Subject:    Lunch on Monday\r\n    Date:       Sun, 1 Mar 2026 06:59:58 +0000\r\n", human, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Envelope_id_and_addresses_cannot_inject_fields()
     {
         var report = DsnCases.Report([DsnCases.Failed() with { OriginalRecipient = "x@y.test\r\nAction: delivered" }], envid: "id\r\nReporting-MTA: dns; evil.test");
