@@ -288,6 +288,13 @@ public static class EightBitDowngrade
             var ct = e.ContentType;
             byte[] content;
             bool quoted;
+            if ((cte is "quoted-printable" or "base64") && (ct.IsMultipart || ct.IsEncapsulatedMessage))
+            {
+                // RFC 2046 §5.2.1 and §5.1.1 forbid these encodings here; re-encoding would make readers open the
+                // part as a structure they now see differently, so such a message is refused, not changed.
+                return $"cannot convert: a {ct.MimeType} part at offset {Invariant(e.Start)} is labelled {cte}, which RFC 2046 forbids for it";
+            }
+
             switch (cte)
             {
                 case "quoted-printable":

@@ -178,6 +178,11 @@ internal sealed class FakePeer : IDisposable
         {
             return true;
         }
+        catch (Exception e) when (e is IOException or EndOfStreamException)
+        {
+            // The client went away (closed or reset) without sending anything more: it stayed quiet.
+            return true;
+        }
     }
 
     /// <summary>Waits for the client to close the connection (EOF); false if it sends something instead.</summary>
