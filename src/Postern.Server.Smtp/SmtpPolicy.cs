@@ -9,6 +9,9 @@ public sealed record SmtpPolicy
     /// <summary>Offer AUTH on the MX listener (port 25) once TLS is active. Off by default: users submit on 587/465.</summary>
     public bool AuthOnMx { get; init; }
 
+    /// <summary>Our name in the delivery status notifications this layer writes (Reporting-MTA, MAILER-DAEMON@).</summary>
+    public string Hostname { get; init; } = "localhost";
+
     /// <summary>A full mailbox answers 552 5.2.2 (permanent) instead of 452 4.2.2 (try again later).</summary>
     public bool OverQuotaIsPermanent { get; init; }
 

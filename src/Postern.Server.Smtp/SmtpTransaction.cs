@@ -9,6 +9,7 @@ using Postern.Core.Storage.Blobs;
 using Postern.Core.Storage.MessageLog;
 using Postern.Core.Storage.Queue;
 using Postern.Core.Tenants;
+using Postern.Delivery.Dsn;
 using Postern.Delivery.Srs;
 using Postern.Mailboxes;
 using Postern.Mime.Headers;
@@ -427,10 +428,87 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
             return replies;
         }
 
-        // SMTP has one reply for the whole message: accepted if any recipient took it.
-        // (Bounces for the recipients that failed at this point come with the delivery queue.)
+        // SMTP has one reply for the whole message: accepted if any recipient took it. The sender still hears of
+        // the recipients that failed at this point, from a delivery status notification we now owe it.
         var accepted = replies.FirstOrDefault(r => r.IsPositive);
+        if (accepted is not null && replies.Any(r => !r.IsPositive))
+        {
+            await BounceRefusedAsync(blob, replies, cancellationToken).ConfigureAwait(false);
+        }
+
         return [accepted ?? replies.FirstOrDefault() ?? SmtpReplies.LocalError];
+    }
+
+    /// <summary>
+    /// Queues an RFC 3464 DSN to the envelope sender for the recipients refused after the message was accepted for
+    /// others (a mailbox full at the end of DATA, a domain size limit). Never for the null sender, never for
+    /// NOTIFY=NEVER; temporary refusals are reported as failures too, since nobody will retry them.
+    /// </summary>
+    private async Task BounceRefusedAsync(BlobInfo blob, List<SmtpReply> replies, CancellationToken cancellationToken)
+    {
+        var sender = _from?.Address ?? string.Empty;
+        var failed = new List<DsnRecipient>();
+        for (var i = 0; i < replies.Count; i++)
+        {
+            var (address, parameters, _, _) = _recipients[i];
+            if (replies[i].IsPositive || parameters.Notify.HasFlag(Protocols.Smtp.DsnNotify.Never)
+                || (parameters.Notify != Protocols.Smtp.DsnNotify.Unspecified && !parameters.Notify.HasFlag(Protocols.Smtp.DsnNotify.Failure)))
+            {
+                continue;
+            }
+
+            var reply = replies[i];
+            failed.Add(new DsnRecipient
+            {
+                FinalRecipient = address.ToString(),
+                OriginalRecipient = parameters.OriginalRecipient,
+                OriginalRecipientType = parameters.OriginalRecipientType ?? "rfc822",
+                Action = DsnAction.Failed,
+                Status = reply.Status is { } st && st.Class == 4 ? new EnhancedStatusCode(5, st.Subject, st.Detail) : reply.Status,
+                Diagnostic = reply.ToString().Trim(),
+                LastAttemptDate = _services.Time.GetUtcNow(),
+            });
+        }
+
+        if (sender.Length == 0 || failed.Count == 0)
+        {
+            return;
+        }
+
+        const int Limit = 1024 * 1024;
+        var full = _mail?.Return == Protocols.Smtp.DsnReturn.Full && blob.Length <= Limit;
+        byte[] original;
+        await using (var content = await _services.Blobs.OpenReadAsync(blob.Id, 0, full ? blob.Length : Math.Min(blob.Length, 256 * 1024), cancellationToken).ConfigureAwait(false))
+        using (var copy = new MemoryStream())
+        {
+            if (content is not null)
+            {
+                await content.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
+            }
+
+            original = copy.ToArray();
+        }
+
+        var dsn = DeliveryStatusNotification.Build(new DsnReport
+        {
+            ReportingMta = Policy.Hostname,
+            EnvelopeSender = sender,
+            EnvelopeId = _mail?.EnvelopeId,
+            ArrivalDate = _services.Time.GetUtcNow(),
+            SmtpUtf8 = _mail?.SmtpUtf8 ?? false,
+            Return = full ? Core.Storage.Queue.DsnReturn.Full : Core.Storage.Queue.DsnReturn.Headers,
+            OriginalMessage = original,
+            Recipients = failed,
+        });
+        if (dsn is null || !EmailAddress.TryParse(sender, out var to, out _))
+        {
+            return;
+        }
+
+        using var stream = new MemoryStream(dsn);
+        var dsnBlob = await _services.Blobs.WriteAsync(stream, cancellationToken).ConfigureAwait(false);
+        await _services.Queue.EnqueueAsync(new NewQueuedMessage(string.Empty, [new NewQueueRecipient(to!.ToString(), to.Domain.Ascii)], dsnBlob.Id, dsnBlob.Length,
+            SmtpUtf8: _mail?.SmtpUtf8 ?? false), cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<SaslResult> AuthenticateAsync(string mechanism, string authorizationId, string user, string password, CancellationToken cancellationToken)

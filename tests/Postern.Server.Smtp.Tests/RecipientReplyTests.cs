@@ -100,4 +100,41 @@ public sealed class RecipientReplyTests
         Assert.Equal("refused", small.Action);
         Assert.StartsWith("452 4.2.2", small.DeliveryOutcome, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_recipient_refused_after_data_while_another_accepted_gets_the_sender_a_dsn_in_the_queue()
+    {
+        await using var server = new SmtpServerHarness(SmtpListenerKind.Mx, new SmtpPolicy { MxGreetingDelay = TimeSpan.Zero, Hostname = "mx.example.com" });
+        await server.AddStandardTenantsAsync();
+        await server.Admin.AddAccountAsync("small@example.com", "pw", null, 1);
+        await using var client = await server.ConnectAsync();
+        await client.CommandAsync("EHLO relay.remote.test");
+        await client.CommandAsync("MAIL FROM:<sender@remote.test> ENVID=env-7");
+        await client.CommandAsync("RCPT TO:<alice@example.com>");
+        await client.CommandAsync("RCPT TO:<small@example.com> ORCPT=rfc822;small@example.com");
+        await client.CommandAsync("DATA");
+        var body = string.Join("\r\n", Enumerable.Repeat(new string('q', 76), 15_000));
+        Assert.StartsWith("250 2.0.0", await client.CommandAsync("Message-ID: <two@remote.test>\r\nSubject: two\r\n\r\n" + body + "\r\n."), StringComparison.Ordinal);
+
+        var dsn = Assert.Single(await server.QueuedAsync());
+        Assert.Equal(string.Empty, dsn.ReversePath);
+        Assert.Equal("sender@remote.test", Assert.Single(dsn.Recipients).Address);
+        await using var content = await server.Storage.Blobs.OpenReadAsync(dsn.Blob, default);
+        using var copy = new MemoryStream();
+        await content!.CopyToAsync(copy);
+        Assert.True(Delivery.Dsn.DeliveryStatusParser.TryParseMessage(copy.ToArray(), out var report));
+        Assert.Equal("env-7", report!.Status.PerMessage["Original-Envelope-Id"]?.Trim());
+        var failed = Assert.Single(report.Status.Recipients);
+        Assert.Equal(("small@example.com", "failed"), (failed.FinalRecipient, failed.ActionText));
+        Assert.Equal("5.2.2", failed.Status?.ToString());
+        Assert.Equal("two@remote.test", report.ReturnedMessageId);
+
+        // A null sender never gets one (no bounce for a bounce).
+        await client.CommandAsync("MAIL FROM:<>");
+        await client.CommandAsync("RCPT TO:<alice@example.com>");
+        await client.CommandAsync("RCPT TO:<small@example.com>");
+        await client.CommandAsync("DATA");
+        Assert.StartsWith("250 2.0.0", await client.CommandAsync("Subject: bounce\r\n\r\n" + body + "\r\n."), StringComparison.Ordinal);
+        Assert.Single(await server.QueuedAsync());
+    }
 }

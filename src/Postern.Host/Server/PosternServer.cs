@@ -324,6 +324,7 @@ public sealed partial class PosternServer : IAsyncDisposable
             Policy = new SmtpPolicy
             {
                 AuthOnMx = options.Smtp.AuthOnMx,
+                Hostname = _config.Hostname,
                 OverQuotaIsPermanent = options.Smtp.OverQuotaPermanent,
                 MaxReceivedHeaders = options.Smtp.MaxReceivedHeaders,
                 ReceivedShowsAuthenticatedUser = options.Smtp.ReceivedShowsAuthenticatedUser,
