@@ -53,6 +53,8 @@ public sealed class SmtpServerSession
     private DataDecoder? _decoder;
     private bool _bdatUsed;
     private long _bdatTotal;
+    private bool _bdatPendingCr;
+    private DataDefects _bdatDefects;
     private long _bdatRemaining;
     private bool _bdatLast;
     private SmtpReply? _bdatRefusal;
@@ -665,9 +667,19 @@ public sealed class SmtpServerSession
         var chunk = data.Slice(0, n);
         if (_bdatRefusal is null)
         {
+            // BINARYMIME content is octets, not lines; any other body must leave as CRLF lines, so bare CR and
+            // LF are normalised (or refused) as in DATA, across chunk boundaries.
+            var binary = _mailParameters?.Body == BodyType.BinaryMime;
             foreach (var segment in chunk)
             {
-                await WriteToSinkAsync(segment, ct).ConfigureAwait(false);
+                if (binary)
+                {
+                    await WriteToSinkAsync(segment, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await WriteToSinkAsync(NormaliseLineEnds(segment.Span), ct).ConfigureAwait(false);
+                }
             }
 
             _bdatTotal += n;
@@ -712,7 +724,58 @@ public sealed class SmtpServerSession
             return;
         }
 
-        await CompleteMessageAsync(DataDefects.None, ct).ConfigureAwait(false);
+        if (_bdatPendingCr)
+        {
+            // A message ending in a lone CR.
+            _bdatPendingCr = false;
+            _bdatDefects |= DataDefects.BareCarriageReturn;
+            await WriteToSinkAsync(Crlf, ct).ConfigureAwait(false);
+        }
+
+        var defects = _bdatDefects;
+        _bdatDefects = DataDefects.None;
+        await CompleteMessageAsync(defects, ct).ConfigureAwait(false);
+    }
+
+    private static readonly ReadOnlyMemory<byte> Crlf = "\r\n"u8.ToArray();
+
+    /// <summary>Copies <paramref name="input"/> with every bare CR and bare LF made CRLF (a CR at the end waits for the next chunk).</summary>
+    private ReadOnlyMemory<byte> NormaliseLineEnds(ReadOnlySpan<byte> input)
+    {
+        var output = new byte[(input.Length * 2) + 2];
+        var o = 0;
+        foreach (var b in input)
+        {
+            if (_bdatPendingCr)
+            {
+                _bdatPendingCr = false;
+                output[o++] = (byte)'\r';
+                output[o++] = (byte)'\n';
+                if (b == '\n')
+                {
+                    continue;
+                }
+
+                _bdatDefects |= DataDefects.BareCarriageReturn;
+            }
+
+            if (b == '\r')
+            {
+                _bdatPendingCr = true;
+            }
+            else if (b == '\n')
+            {
+                _bdatDefects |= DataDefects.BareLineFeed;
+                output[o++] = (byte)'\r';
+                output[o++] = (byte)'\n';
+            }
+            else
+            {
+                output[o++] = b;
+            }
+        }
+
+        return output.AsMemory(0, o);
     }
 
     /// <summary>
@@ -977,6 +1040,8 @@ public sealed class SmtpServerSession
         _sinkFailed = false;
         _bdatUsed = false;
         _bdatTotal = 0;
+        _bdatPendingCr = false;
+        _bdatDefects = DataDefects.None;
         if (_state is SessionState.Transaction or SessionState.Data or SessionState.BdatChunk)
         {
             _state = SessionState.Ready;

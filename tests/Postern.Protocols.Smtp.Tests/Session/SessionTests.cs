@@ -785,4 +785,37 @@ public sealed class SessionTests
         await client.ConverseAsync("S: 421 4.4.2 mx.test session time limit reached, closing connection");
         await client.ExpectClosedAsync();
     }
+
+    [Fact]
+    public async Task Bdat_text_bodies_get_bare_line_ends_as_crlf_even_across_chunks()
+    {
+        var client = new SmtpTestClient();
+        await client.ConverseAsync("S: 220\nC: EHLO c.test");
+        await client.ConverseAsync(string.Concat(Enumerable.Repeat("S: 250\n", 8)));
+        await client.ConverseAsync("C: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nS: 250 2.1.0\nS: 250 2.1.5");
+
+        // "a\r" ends the first chunk: its CR meets the LF that starts the second. Then a bare LF, a bare CR, and a lone CR at the end.
+        await client.SendAsync("BDAT 2\r\na\rBDAT 9 LAST\r\n\nb\nc\rd\r\re");
+        await client.ConverseAsync("S: 250 2.0.0 2 octets\nS: 250 2.0.0 OK queued as Qb");
+        await client.SendAsync("MAIL FROM:<a@c.test>\r\nRCPT TO:<b@mx.test>\r\nBDAT 2 LAST\r\nz\r");
+        await client.ConverseAsync("S: 250 2.1.0\nS: 250 2.1.5\nS: 250 2.0.0 OK queued as Qb");
+        await client.HangUpAsync();
+        Assert.Equal(["a\r\nb\r\nc\r\nd\r\n\r\ne", "z\r\n"], client.Handler.Messages);
+    }
+
+    [Fact]
+    public async Task Bdat_with_bare_line_ends_is_refused_in_reject_mode_but_binarymime_is_left_alone()
+    {
+        var client = new SmtpTestClient(new SmtpSessionOptions { Hostname = "mx.test", BareLineEnds = BareLineEndHandling.Reject });
+        await client.ConverseAsync("S: 220\nC: EHLO c.test");
+        await client.ConverseAsync(string.Concat(Enumerable.Repeat("S: 250\n", 8)));
+        await client.ConverseAsync("C: MAIL FROM:<a@c.test>\nC: RCPT TO:<b@mx.test>\nS: 250 2.1.0\nS: 250 2.1.5");
+        await client.SendAsync("BDAT 8 LAST\r\nx\n.\ny\r\n\n");
+        await client.ConverseAsync("S: 550 5.5.2");
+        await client.ConverseAsync("C: MAIL FROM:<a@c.test> BODY=BINARYMIME\nC: RCPT TO:<b@mx.test>\nS: 250 2.1.0\nS: 250 2.1.5");
+        await client.SendAsync("BDAT 4 LAST\r\nx\ny\r");
+        await client.ConverseAsync("S: 250 2.0.0");
+        await client.HangUpAsync();
+        Assert.Equal(["x\ny\r"], client.Handler.Messages);
+    }
 }
