@@ -145,9 +145,8 @@ public sealed class PostfixDsnSource : IDisposable
 
         var dsns = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var deadline = DateTime.UtcNow + Timeout;
-        while (dsns.Count < 4 && DateTime.UtcNow < deadline)
+        while (dsns.Count < 4 && _capture.WaitForMessage(deadline))
         {
-            Thread.Sleep(200);
             foreach (var m in _capture.Messages)
             {
                 var id = ReportedMessageId(m);
@@ -320,6 +319,14 @@ public sealed class PostfixDsnSource : IDisposable
         private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
         private readonly CancellationTokenSource _stop = new();
         private readonly List<byte[]> _messages = [];
+        private readonly SemaphoreSlim _arrived = new(0);
+
+        /// <summary>Waits until another message has been captured (false at the deadline).</summary>
+        public bool WaitForMessage(DateTime deadline)
+        {
+            var left = deadline - DateTime.UtcNow;
+            return left > TimeSpan.Zero && _arrived.Wait(left);
+        }
         private readonly Task _accepting;
 
         public CaptureSink()
@@ -390,6 +397,7 @@ public sealed class PostfixDsnSource : IDisposable
                                 lock (_messages)
                                 {
                                     _messages.Add([.. message]);
+                                    _arrived.Release();
                                 }
 
                                 await Say("250 2.0.0 kept");
@@ -448,6 +456,7 @@ public sealed class PostfixDsnSource : IDisposable
             }
 
             _stop.Dispose();
+            _arrived.Dispose();
         }
     }
 }

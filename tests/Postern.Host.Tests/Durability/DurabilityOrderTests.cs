@@ -95,19 +95,20 @@ public sealed partial class DurabilityOrderTests : IDisposable
     private static Regex MailboxWalWriteContaining(string text) =>
         new(@"\bpwrite64\(\d+</[^>]*/mailbox\.db-wal>, "".*" + Regex.Escape(text), RegexOptions.None, TimeSpan.FromSeconds(10));
 
-    [GeneratedRegex(@"\bfsync\(\d+</[^>]*/blobs/\.tmp/[0-9a-f]{32}>\)")]
+    // A call another thread interrupts is logged by strace as "fsync(fd<path> <unfinished ...>", resumed later.
+    [GeneratedRegex(@"\bfsync\(\d+</[^>]*/blobs/\.tmp/[0-9a-f]{32}>(\)| <unfinished)")]
     private static partial Regex BlobTempFsync();
 
     [GeneratedRegex(@"\brename(at2?)?\(.*blobs/\.tmp/[0-9a-f]{32}.*blobs/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}")]
     private static partial Regex BlobRename();
 
-    [GeneratedRegex(@"\bfsync\(\d+</[^>]*/blobs/[0-9a-f]{2}/[0-9a-f]{2}>\)")]
+    [GeneratedRegex(@"\bfsync\(\d+</[^>]*/blobs/[0-9a-f]{2}/[0-9a-f]{2}>(\)| <unfinished)")]
     private static partial Regex BlobDirectoryFsync();
 
-    [GeneratedRegex(@"\bf(data)?sync\(\d+</[^>]*/mailbox\.db-wal>\)")]
+    [GeneratedRegex(@"\bf(data)?sync\(\d+</[^>]*/mailbox\.db-wal>(\)| <unfinished)")]
     private static partial Regex MailboxWalSync();
 
-    [GeneratedRegex(@"\bf(data)?sync\(\d+</[^>]*/log\.db-wal>\)")]
+    [GeneratedRegex(@"\bf(data)?sync\(\d+</[^>]*/log\.db-wal>(\)| <unfinished)")]
     private static partial Regex MessageLogWalSync();
 
     [GeneratedRegex(@"\bwrite\(\d+<[^>]*>, ""alice@example\.com: Delivered")]

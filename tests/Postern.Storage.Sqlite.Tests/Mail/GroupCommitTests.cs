@@ -66,13 +66,26 @@ public sealed class GroupCommitTests : IDisposable
     public async Task Many_concurrent_writers_need_fewer_commits_than_writes_and_all_land()
     {
         var commitsBefore = _db.Commits;
-        var writes = Enumerable.Range(0, 400)
-            .Select(i => Task.Run(() => _db.WriteAsync((c, tx) => c.Execute("INSERT INTO t (k, v) VALUES ($k, $v)", tx, ("$k", $"k{i:D3}"), ("$v", i)), CancellationToken.None)))
-            .ToArray();
+        using var entered = new ManualResetEventSlim();
+        using var holding = new ManualResetEventSlim();
 
+        // A leader holds its transaction open while the 400 arrive, so they are sure to meet (not merely likely to).
+        var leader = Task.Run(() => _db.WriteAsync((c, tx) =>
+        {
+            entered.Set();
+            holding.Wait(TimeSpan.FromSeconds(30));
+            return c.Execute("INSERT INTO t (k, v) VALUES ('leader', 0)", tx);
+        }, CancellationToken.None));
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)));
+        var writes = Enumerable.Range(0, 400)
+            .Select(i => _db.WriteAsync((c, tx) => c.Execute("INSERT INTO t (k, v) VALUES ($k, $v)", tx, ("$k", $"k{i:D3}"), ("$v", i)), CancellationToken.None))
+            .ToArray();
+        holding.Set();
+
+        await leader;
         await Task.WhenAll(writes);
 
-        Assert.Equal(400, ReadKeys().Count);
+        Assert.Equal(401, ReadKeys().Count);
         Assert.True(_db.Commits - commitsBefore < 400, $"{_db.Commits - commitsBefore} commits for 400 writes");
         Assert.True(_db.CommittedUnits >= 400);
     }
