@@ -69,6 +69,17 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
             ALTER TABLE queue_recipients ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;
             CREATE INDEX queue_recipients_destination ON queue_recipients(destination) WHERE state IN (0, 1);
             """),
+        new(3, "delivery history", """
+            CREATE TABLE queue_history (
+                recipient_id INTEGER NOT NULL REFERENCES queue_recipients(recipient_id) ON DELETE CASCADE,
+                queue_id TEXT NOT NULL,
+                at INTEGER NOT NULL,
+                outcome INTEGER NOT NULL,
+                detail TEXT
+            );
+            CREATE INDEX queue_history_message ON queue_history(queue_id);
+            CREATE INDEX queue_history_recipient ON queue_history(recipient_id);
+            """),
     ];
 
     /// <summary>queue.db (for backups).</summary>
@@ -206,6 +217,20 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
     public Task<bool> CompleteAsync(long recipientId, string leaseToken, CancellationToken cancellationToken) =>
         Finish(recipientId, leaseToken, RecipientState.Delivered, null, null, cancellationToken);
 
+    public Task<bool> CompleteAsync(long recipientId, string leaseToken, string? detail, CancellationToken cancellationToken) =>
+        Finish(recipientId, leaseToken, RecipientState.Delivered, detail, null, cancellationToken, keepError: false);
+
+    public Task<IReadOnlyList<DeliveryAttemptRecord>> GetHistoryAsync(string queueId, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<DeliveryAttemptRecord>>(Database.Read(c => c.Query(
+            """
+            SELECT h.recipient_id, r.address, h.at, h.outcome, h.detail FROM queue_history h
+            JOIN queue_recipients r ON r.recipient_id = h.recipient_id
+            WHERE h.queue_id = $q ORDER BY h.at, h.rowid
+            """,
+            r => new DeliveryAttemptRecord(r.GetInt64(0), r.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), (RecipientState)r.GetInt32(3), r.GetNullableString(4)),
+            null,
+            ("$q", queueId))));
+
     public Task<bool> DeferAsync(long recipientId, string leaseToken, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
         Finish(recipientId, leaseToken, RecipientState.Deferred, error, nextAttemptAt, cancellationToken);
 
@@ -307,23 +332,38 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
     public bool ReferencesBlob(BlobId blob) =>
         Database.Read(c => c.Scalar<long?>("SELECT 1 FROM queue_messages WHERE blob_hash = $b LIMIT 1", null, ("$b", blob.Hex))) is not null;
 
-    private Task<bool> Finish(long recipientId, string leaseToken, RecipientState state, string? error, DateTimeOffset? next, CancellationToken cancellationToken)
+    private Task<bool> Finish(long recipientId, string leaseToken, RecipientState state, string? error, DateTimeOffset? next, CancellationToken cancellationToken, bool keepError = true)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        return Database.WriteAsync((c, tx) => c.Execute(
-            """
-            UPDATE queue_recipients
-            SET state = $s, attempts = attempts + 1, last_error = $e, next_attempt_at = COALESCE($next, next_attempt_at),
-                completed_at = CASE WHEN $s IN (2, 3) THEN $now ELSE NULL END, lease_token = NULL, lease_until = NULL
-            WHERE recipient_id = $id AND lease_token = $t AND state IN (0, 1)
-            """,
-            tx,
-            ("$s", (int)state),
-            ("$e", error),
-            ("$next", next?.ToUnixTimeMilliseconds()),
-            ("$now", now),
-            ("$id", recipientId),
-            ("$t", leaseToken)) == 1, cancellationToken);
+        return Database.WriteAsync((c, tx) =>
+        {
+            var changed = c.Execute(
+                """
+                UPDATE queue_recipients
+                SET state = $s, attempts = attempts + 1, last_error = $e, next_attempt_at = COALESCE($next, next_attempt_at),
+                    completed_at = CASE WHEN $s IN (2, 3) THEN $now ELSE NULL END, lease_token = NULL, lease_until = NULL
+                WHERE recipient_id = $id AND lease_token = $t AND state IN (0, 1)
+                """,
+                tx,
+                ("$s", (int)state),
+                ("$e", keepError ? error : null),
+                ("$next", next?.ToUnixTimeMilliseconds()),
+                ("$now", now),
+                ("$id", recipientId),
+                ("$t", leaseToken)) == 1;
+            if (changed)
+            {
+                c.Execute(
+                    "INSERT INTO queue_history (recipient_id, queue_id, at, outcome, detail) SELECT recipient_id, queue_id, $now, $s, $e FROM queue_recipients WHERE recipient_id = $id",
+                    tx,
+                    ("$now", now),
+                    ("$s", (int)state),
+                    ("$e", error),
+                    ("$id", recipientId));
+            }
+
+            return changed;
+        }, cancellationToken);
     }
 
     private static QueuedMessage? ReadMessage(SqliteConnection c, SqliteTransaction? tx, string queueId)

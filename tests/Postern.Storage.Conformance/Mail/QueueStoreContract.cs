@@ -126,6 +126,35 @@ public abstract class QueueStoreContract : StorageContract
     }
 
     [Fact]
+    public async Task Every_attempt_that_counts_is_kept_in_the_history_until_the_message_goes()
+    {
+        var blob = await WriteBlobAsync("history");
+        var queueId = await EnqueueAsync(blob, "later@d.example", "bad@d.example");
+        var first = (await Queue.ClaimDueAsync(Time.GetUtcNow(), Lease, 10, Ct)).Single();
+        var ids = first.Recipients.ToDictionary(r => r.Address, r => r.RecipientId);
+        Assert.True(await Queue.DeferAsync(ids["later@d.example"], first.LeaseToken, "mx.d.example: 451 4.7.1 greylisted", Time.GetUtcNow(), Ct));
+        Assert.True(await Queue.FailAsync(ids["bad@d.example"], first.LeaseToken, "mx.d.example: 550 5.1.1 no such user", Ct));
+        Assert.False(await Queue.CompleteAsync(ids["bad@d.example"], first.LeaseToken, "too late", Ct)); // refused: not recorded
+        Time.Advance(TimeSpan.FromMinutes(5));
+        var second = (await Queue.ClaimDueAsync(Time.GetUtcNow(), Lease, 10, Ct)).Single();
+        Assert.True(await Queue.CompleteAsync(ids["later@d.example"], second.LeaseToken, "mx.d.example: 250 2.0.0 ok", Ct));
+
+        var history = await Queue.GetHistoryAsync(queueId, Ct);
+
+        Assert.Equal(
+            [
+                ("later@d.example", RecipientState.Deferred, "mx.d.example: 451 4.7.1 greylisted"),
+                ("bad@d.example", RecipientState.Failed, "mx.d.example: 550 5.1.1 no such user"),
+                ("later@d.example", RecipientState.Delivered, "mx.d.example: 250 2.0.0 ok"),
+            ],
+            history.Select(h => (h.Recipient, h.Outcome, h.Detail!)));
+        Assert.Equal(Time.GetUtcNow(), history[^1].Time);
+        Assert.Null((await Queue.GetAsync(queueId, Ct))!.Recipients.Single(r => r.Address == "later@d.example").LastError);
+        Assert.True(await Queue.DeleteAsync(queueId, Ct));
+        Assert.Empty(await Queue.GetHistoryAsync(queueId, Ct));
+    }
+
+    [Fact]
     public async Task A_deferred_recipient_is_due_again_at_its_next_attempt_time()
     {
         var blob = await WriteBlobAsync("deferred");

@@ -111,6 +111,9 @@ public sealed record QueueQuery(RecipientState? State = null, string? Destinatio
 
 public sealed record QueuePage(IReadOnlyList<QueuedMessage> Messages, string? NextAfterQueueId);
 
+/// <summary>One recorded delivery attempt of one recipient (the admin's "queue show" history): what came of it and why.</summary>
+public sealed record DeliveryAttemptRecord(long RecipientId, string Recipient, DateTimeOffset Time, RecipientState Outcome, string? Detail);
+
 /// <summary>
 /// The durable delivery queue. Enqueue commits durably before it returns (then, and only then, SMTP says 250).
 /// Claiming is a lease: a worker claims due recipients, delivers, and reports each result with its token;
@@ -133,6 +136,9 @@ public interface IQueueStore
 
     /// <summary>Marks the recipient delivered. False when the lease was lost (expired and claimed again) or the recipient is gone.</summary>
     Task<bool> CompleteAsync(long recipientId, string leaseToken, CancellationToken cancellationToken);
+
+    /// <summary>Like <see cref="CompleteAsync(long, string, CancellationToken)"/>, recording <paramref name="detail"/> (the host and its reply) in the history.</summary>
+    Task<bool> CompleteAsync(long recipientId, string leaseToken, string? detail, CancellationToken cancellationToken);
 
     /// <summary>Records a temporary failure and the time of the next attempt; releases the lease.</summary>
     Task<bool> DeferAsync(long recipientId, string leaseToken, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken);
@@ -171,6 +177,12 @@ public interface IQueueStore
 
     /// <summary>Records that a delay warning went out for these recipients.</summary>
     Task<int> MarkDelayWarnedAsync(IReadOnlyCollection<long> recipientIds, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The attempts recorded for the message's recipients, oldest first: every <see cref="CompleteAsync(long, string, string?, CancellationToken)"/>,
+    /// <see cref="DeferAsync"/> and <see cref="FailAsync"/> that took effect adds one, in the same transaction. Gone with the message.
+    /// </summary>
+    Task<IReadOnlyList<DeliveryAttemptRecord>> GetHistoryAsync(string queueId, CancellationToken cancellationToken);
 
     /// <summary>True when a queued message refers to the blob (the blob collector asks before deleting).</summary>
     Task<bool> ReferencesBlobAsync(BlobId blob, CancellationToken cancellationToken);
