@@ -21,6 +21,9 @@ public sealed class PosternOptions
     public SecurityOptions Security { get; set; } = new();
 
     public DnsOptions Dns { get; set; } = new();
+
+    /// <summary>The outbound queue (docs/delivery.md).</summary>
+    public DeliveryConfig Delivery { get; set; } = new();
 }
 
 /// <summary>The DNS stub resolver every network-facing part uses (Postern.Dns). Unset values come from /etc/resolv.conf.</summary>

@@ -53,6 +53,9 @@ public sealed partial class PosternServer : IAsyncDisposable
     private ListenerHost? _smtp;
     private MessageLogWriter? _messageLog;
     private Dns.DnsStubResolver? _dns;
+    private Delivery.Engine.DeliveryEngine? _delivery;
+    private Delivery.Engine.SmtpDeliveryAgent? _agent;
+    private Delivery.TlsPolicy.MtaStsCache? _mtaSts;
 
     public PosternServer(LoadedConfiguration config, TextWriter console, ConfigurationSources sources)
     {
@@ -103,6 +106,10 @@ public sealed partial class PosternServer : IAsyncDisposable
         }
 
         _smtp = await StartSmtpAsync(directory, cancellationToken).ConfigureAwait(false);
+        if (_config.Options.Delivery.Enabled)
+        {
+            _delivery = StartDelivery(folder);
+        }
 
         foreach (var l in _config.Listeners)
         {
@@ -133,6 +140,12 @@ public sealed partial class PosternServer : IAsyncDisposable
         {
             var result = await _smtp.StopAsync(_config.Options.Server.ShutdownTimeout, CancellationToken.None).ConfigureAwait(false);
             LogSessionsStopped(logger, result.Finished, result.ToldToGo, result.Aborted);
+        }
+
+        if (_delivery is not null)
+        {
+            await _delivery.DisposeAsync().ConfigureAwait(false);
+            _delivery = null;
         }
 
         if (_messageLog is not null)
@@ -203,6 +216,17 @@ public sealed partial class PosternServer : IAsyncDisposable
             await _smtp.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_delivery is not null)
+        {
+            await _delivery.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_agent is not null)
+        {
+            await _agent.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _mtaSts?.Dispose();
         if (_messageLog is not null)
         {
             await _messageLog.DisposeAsync().ConfigureAwait(false);
@@ -404,6 +428,79 @@ public sealed partial class PosternServer : IAsyncDisposable
         }
 
         return host;
+    }
+
+    /// <summary>The outbound queue: routing, the SMTP client with the TLS policies, retries and DSNs.</summary>
+    private Delivery.Engine.DeliveryEngine StartDelivery(DataFolder folder)
+    {
+        var d = _config.Options.Delivery;
+        var mail = _storage!.Mail;
+        var logger = _loggerFactory!.CreateLogger("Postern.Delivery");
+        System.Security.Cryptography.X509Certificates.X509Certificate2Collection? roots = null;
+        if (d.TrustRootsFile is { } rootsFile)
+        {
+            roots = [];
+            roots.ImportFromPemFile(rootsFile);
+        }
+
+        var smarthostTls = d.SmarthostTls is { } st ? DeliveryConfig.ParseLevel(st) : d.SmarthostUser is not null ? Delivery.TlsPolicy.AdminTlsLevel.Encrypt : null;
+        var options = new Delivery.Engine.DeliveryOptions
+        {
+            Hostname = _config.Hostname,
+            MaxConnections = d.MaxConnections,
+            MaxConnectionsPerDestination = d.MaxConnectionsPerDestination,
+            MaxMessagesPerConnection = d.MaxMessagesPerConnection,
+            ConnectionIdleTime = d.ConnectionIdleTime,
+            FirstRetryInterval = d.FirstRetryInterval,
+            MaxRetryInterval = d.MaxRetryInterval,
+            QueueLifetime = d.QueueLifetime,
+            RelayQueueLifetime = d.RelayQueueLifetime,
+            DelayWarningAfter = d.DelayWarningAfter,
+            DestinationBackoff = d.DestinationBackoff,
+            MaxDestinationBackoff = d.MaxDestinationBackoff,
+            PollInterval = TimeSpan.FromMilliseconds(250),
+            IpPreference = DeliveryConfig.ParsePreference(d.IpPreference) ?? Delivery.Engine.IpPreference.Ipv6First,
+            SourceAddressV4 = d.SourceAddressV4 is { } v4 ? IPAddress.Parse(v4) : null,
+            SourceAddressV6 = d.SourceAddressV6 is { } v6 ? IPAddress.Parse(v6) : null,
+            Smarthost = d.Smarthost is { } sh ? DeliveryConfig.ParseHop(sh, smarthostTls, d.SmarthostUser, d.SmarthostPassword) : null,
+            Transports = d.Transports.ToDictionary(t => t.Key.ToLowerInvariant(), t => DeliveryConfig.ParseHop(t.Value, null)!, StringComparer.OrdinalIgnoreCase),
+            TlsPolicies = d.TlsPolicies.ToDictionary(t => t.Key.ToLowerInvariant(), t => new Delivery.TlsPolicy.AdminTlsPolicy(DeliveryConfig.ParseLevel(t.Value)!.Value), StringComparer.OrdinalIgnoreCase),
+            MtaSts = d.MtaSts,
+            Dane = d.Dane,
+            MxPortOverride = d.MxPortOverride,
+            TrustRoots = roots,
+            OwnEndpoints = _smtp?.Listeners.SelectMany(l => l.EndPoints).ToList() ?? [],
+        };
+        var directoryView = new DirectoryDeliveryView(_storage.Directory, TimeProvider.System);
+        var router = new Delivery.Engine.DeliveryRouter(options, _dns!, directoryView);
+        var reporter = new Delivery.TlsPolicy.MtaStsTestingReporter();
+        if (d.MtaSts)
+        {
+            var stsFolder = Path.Combine(folder.Root, "mta-sts");
+            Directory.CreateDirectory(stsFolder);
+            _mtaSts = new Delivery.TlsPolicy.MtaStsCache(
+                new Delivery.TlsPolicy.MtaStsPolicyFetcher(_dns!, new Delivery.TlsPolicy.MtaStsFetcherOptions { TrustRoots = roots }),
+                new Delivery.TlsPolicy.FileMtaStsPolicyStore(stsFolder));
+        }
+
+        Delivery.Engine.DeliveryEngine? engine = null;
+        _agent = new Delivery.Engine.SmtpDeliveryAgent(options, router, _dns!, _mtaSts, reporter, TimeProvider.System, loop => engine?.ReportLoop(loop));
+        var resolver = new RecipientResolver(_storage.Directory, new RecipientResolverOptions
+        {
+            Postmaster = _config.Options.Server.Postmaster is { } pm ? EmailAddress.Parse(pm) : null,
+        });
+        var guard = new DiskSpaceGuard(DriveInfoDiskSpaceProbe.Instance, _config.DataFolder, _config.Options.Storage.MinimumFreeSpaceMegabytes * 1024 * 1024);
+        var local = new LocalDeliveryService(resolver, _storage.Directory, mail.Blobs, mail.Mailboxes, new LocalDeliveryOptions(_config.Hostname), guard);
+        engine = new Delivery.Engine.DeliveryEngine(
+            new Delivery.Engine.DeliveryEngineServices(mail.Queue, mail.Blobs, router, _agent, new Delivery.Bounces.BounceSender(mail.Queue, mail.Blobs, new Delivery.Bounces.BounceOptions { ReportingMta = _config.Hostname }))
+            {
+                Local = new MailboxTransport(local, mail.Queue, _config.Hostname),
+                MessageLog = mail.MessageLog,
+                Logger = logger,
+            },
+            options);
+        engine.Start();
+        return engine;
     }
 
     private void PrintBanner(DataFolder folder, FirstStart.CreatedAdmin? admin, List<(ResolvedListener Listener, string Status)> listeners, TimeSpan elapsed)

@@ -29,6 +29,9 @@ internal sealed class FakeDns : IDnsResolver
     public void SetA(string name, IPAddress address) =>
         _records[(name.ToLowerInvariant(), DnsRecordType.A)] = n => [new ARecord(n, 300, address)];
 
+    public void SetMx(string name, params (ushort Preference, string Exchange)[] records) =>
+        _records[(name.ToLowerInvariant(), DnsRecordType.MX)] = n => [.. records.Select(r => new MxRecord(n, 300, r.Preference, r.Exchange))];
+
     public void Fail(string name, DnsRecordType type, DnsStatus status) => _failures[(name.ToLowerInvariant(), type)] = status;
 
     public Task<DnsResult> ResolveAsync(string name, DnsRecordType type, CancellationToken cancellationToken = default)

@@ -14,7 +14,7 @@ internal abstract class PeerProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private Process? _process;
 
-    protected PeerProcess()
+    protected PeerProcess(int? port = null)
     {
         Folder = Path.Combine(Path.GetTempPath(), "postern-smtp-client-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Folder);
@@ -23,7 +23,7 @@ internal abstract class PeerProcess : IAsyncDisposable
         {
             File.SetUnixFileMode(Folder, (UnixFileMode)0x1ff);
         }
-        Port = FreePort();
+        Port = port ?? FreePort();
     }
 
     public int Port { get; }
@@ -134,13 +134,17 @@ internal abstract class PeerProcess : IAsyncDisposable
 /// </summary>
 internal sealed class SmtpSink : PeerProcess
 {
-    private SmtpSink()
+    private SmtpSink(int? port = null)
+        : base(port)
     {
     }
 
-    public static async Task<SmtpSink> StartAsync(params string[] options)
+    public static Task<SmtpSink> StartAsync(params string[] options) => StartOnPortAsync(null, options);
+
+    /// <summary>On a given port (a server that comes back where it was), or a free one.</summary>
+    public static async Task<SmtpSink> StartOnPortAsync(int? port, params string[] options)
     {
-        var sink = new SmtpSink();
+        var sink = new SmtpSink(port);
         var arguments = new List<string>();
         if (Environment.IsPrivilegedProcess)
         {

@@ -1,0 +1,215 @@
+using System.Buffers;
+using Postern.Core.Storage.Blobs;
+using Postern.Core.Storage.Queue;
+using Postern.Delivery.Downgrade;
+using Postern.Protocols.Smtp;
+using Postern.Protocols.Smtp.Client;
+
+namespace Postern.Delivery.Engine;
+
+/// <summary>
+/// The message as it leaves: our trace fields, then the stored body. Small messages are held in memory (and can be
+/// signed and sent again); a large one is streamed from the blob store on each send, after one pass that finds out
+/// whether it is 8-bit.
+/// </summary>
+internal sealed class MessageContent
+{
+    private readonly IBlobStore _blobs;
+    private readonly QueuedMessage _message;
+    private ReadOnlyMemory<byte>? _bytes;
+    private byte[]? _sevenBit;
+    private BodyType _body;
+
+    private MessageContent(IBlobStore blobs, QueuedMessage message)
+    {
+        _blobs = blobs;
+        _message = message;
+    }
+
+    public long Length => _message.Trace.Length + _message.Size;
+
+    /// <summary>Held in memory (so it can be converted to 7-bit).</summary>
+    public bool InMemory => _bytes is not null;
+
+    public static async Task<MessageContent?> LoadAsync(IBlobStore blobs, QueuedMessage message, int inMemoryLimit, IOutboundMessageSigner? signer, CancellationToken cancellationToken)
+    {
+        var content = new MessageContent(blobs, message);
+        if (message.Size <= inMemoryLimit || signer is not null)
+        {
+            await using var stream = await blobs.OpenReadAsync(message.Blob, cancellationToken).ConfigureAwait(false);
+            if (stream is null)
+            {
+                return null;
+            }
+
+            var buffer = new byte[message.Trace.Length + message.Size];
+            message.Trace.Span.CopyTo(buffer);
+            await stream.ReadExactlyAsync(buffer.AsMemory(message.Trace.Length), cancellationToken).ConfigureAwait(false);
+            ReadOnlyMemory<byte> bytes = buffer;
+            if (signer is not null)
+            {
+                bytes = await signer.SignAsync(message, bytes, cancellationToken).ConfigureAwait(false);
+            }
+
+            content._bytes = bytes;
+            content._body = EightBitDowngrade.IsSevenBitClean(bytes.Span) ? BodyType.SevenBit : BodyType.EightBitMime;
+            return content;
+        }
+
+        // Streamed: one pass to tell 7-bit from 8-bit.
+        await using (var scan = await blobs.OpenReadAsync(message.Blob, cancellationToken).ConfigureAwait(false))
+        {
+            if (scan is null)
+            {
+                return null;
+            }
+
+            var chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
+            try
+            {
+                var eight = !EightBitDowngrade.IsSevenBitClean(message.Trace.Span);
+                int read;
+                while (!eight && (read = await scan.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    eight = !EightBitDowngrade.IsSevenBitClean(chunk.AsSpan(0, read));
+                }
+
+                content._body = eight ? BodyType.EightBitMime : BodyType.SevenBit;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
+            }
+        }
+
+        return content;
+    }
+
+    /// <summary>A fresh content object for one send (the caller disposes what it returns after the send).</summary>
+    public async Task<(SmtpMessageContent Content, IAsyncDisposable? Owned)> OpenAsync(bool sevenBit, CancellationToken cancellationToken)
+    {
+        if (sevenBit)
+        {
+            return (SmtpMessageContent.FromBytes(_sevenBit!, BodyType.SevenBit), null);
+        }
+
+        if (_bytes is { } bytes)
+        {
+            return (SmtpMessageContent.FromBytes(bytes, _body), null);
+        }
+
+        var body = await _blobs.OpenReadAsync(_message.Blob, cancellationToken).ConfigureAwait(false)
+            ?? throw new IOException($"The body of queued message {_message.QueueId} is gone from the store.");
+        var stream = new PrefixedStream(_message.Trace, body);
+        return (SmtpMessageContent.FromStream(stream, _body, Length), stream);
+    }
+
+    /// <summary>Converts to 7-bit (quoted-printable) for a peer without 8BITMIME; null with the reason when it cannot be done.</summary>
+    public async Task<string?> ConvertToSevenBitAsync(CancellationToken cancellationToken)
+    {
+        if (_sevenBit is not null)
+        {
+            return null;
+        }
+
+        ReadOnlyMemory<byte> bytes;
+        if (_bytes is { } held)
+        {
+            bytes = held;
+        }
+        else
+        {
+            var (content, owned) = await OpenAsync(false, cancellationToken).ConfigureAwait(false);
+            _ = content;
+            using var copy = new MemoryStream();
+            if (owned is PrefixedStream stream)
+            {
+                await stream.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+
+            bytes = copy.ToArray();
+        }
+
+        if (!EightBitDowngrade.TryConvert(bytes, out var converted, out var problem))
+        {
+            return problem ?? "the message cannot be converted to 7-bit";
+        }
+
+        _sevenBit = converted;
+        return null;
+    }
+
+    /// <summary>The trace bytes, then the body stream (read-only, forward only).</summary>
+    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream body) : Stream
+    {
+        private int _offset;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_offset < prefix.Length)
+            {
+                var n = Math.Min(buffer.Length, prefix.Length - _offset);
+                prefix.Span.Slice(_offset, n).CopyTo(buffer);
+                _offset += n;
+                return n;
+            }
+
+            return body.Read(buffer);
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_offset < prefix.Length)
+            {
+                var n = Math.Min(buffer.Length, prefix.Length - _offset);
+                prefix.Slice(_offset, n).CopyTo(buffer);
+                _offset += n;
+                return n;
+            }
+
+            return await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                body.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await body.DisposeAsync().ConfigureAwait(false);
+            await base.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
