@@ -6,8 +6,8 @@ using Postern.Delivery.Dsn;
 using Postern.Delivery.Engine;
 using Postern.Delivery.Tests.TlsPolicy;
 using Postern.Protocols.Smtp;
-using DsnNotify = Postern.Core.Storage.Queue.DsnNotify;
 using Postern.Protocols.Smtp.Tests.Client.EndToEnd;
+using DsnNotify = Postern.Core.Storage.Queue.DsnNotify;
 
 namespace Postern.Delivery.Tests.Engine;
 
