@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Postern.Host.Cli;
 
-/// <summary>The directory-management commands (domain, account, alias, list, forward, reseller, customer, admin, dns).</summary>
+/// <summary>The directory-management commands (domain, account, alias, list, forward, reseller, customer, admin, dns, queue).</summary>
 public static class CliCommands
 {
     public static void AddTo(RootCommand root, GlobalOptions globals)
@@ -22,5 +22,6 @@ public static class CliCommands
         root.Subcommands.Add(PolicyCommands.Create(globals));
         root.Subcommands.Add(LookupCommands.Resolve(globals));
         root.Subcommands.Add(LookupCommands.Dns(globals));
+        root.Subcommands.Add(QueueCommands.Create(globals));
     }
 }

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
 using Postern.Core.Tenants;
 using Postern.Primitives;
 using Postern.Tenants;
@@ -6,10 +8,11 @@ using static Postern.Host.Cli.CliCommandBuilder;
 
 namespace Postern.Host.Cli;
 
-/// <summary><c>postern domain add|list|show|remove</c> and <c>postern domain alias add|remove</c>.</summary>
+/// <summary><c>postern domain add|list|show|set|remove</c> and <c>postern domain alias add|remove</c>.</summary>
 internal static class DomainCommands
 {
     private static readonly string[] Kinds = ["hosted", "relay", "both"];
+    private static readonly string[] VerificationModes = ["accept-all", "listed", "probe"];
 
     public static Command Create(GlobalOptions globals) => Group("domain", "Mail domains: add, list, show, set, remove; domain aliases", globals,
         Add(globals), List(globals), Show(globals), Set(globals), Remove(globals),
@@ -111,6 +114,14 @@ internal static class DomainCommands
                 o.WriteLine($"catch-all:   {m.CatchAll ?? "-"}");
                 o.WriteLine($"accounts:    {m.Accounts}");
                 o.WriteLine($"lists:       {m.Lists}");
+                var d = m.Delivery;
+                o.WriteLine($"tls policy:  {d.TlsPolicy ?? "may (default)"}{(d.TlsMatchNames.Count > 0 ? $" (certificate names: {string.Join(", ", d.TlsMatchNames)})" : string.Empty)}");
+                o.WriteLine($"delivery:    {(d.Hold ? "on hold (mail is queued, not delivered, until 'postern domain set " + domain.Name.Ascii + " --release')" : "normal")}");
+                o.WriteLine($"queue lifetime: {(d.QueueLifetimeDays is { } days ? $"{days.ToString(CultureInfo.InvariantCulture)} days" : "server default")}");
+                if (domain.Kind.HasFlag(DomainKind.Relay))
+                {
+                    o.WriteLine($"recipients:  {d.RecipientVerification}");
+                }
             });
             return ExitCodes.Ok;
         });
@@ -122,25 +133,141 @@ internal static class DomainCommands
     {
         var name = new Argument<string>("name") { Description = "The domain" };
         var maxSize = new Option<long?>("--max-message-size") { Description = "Largest message for this domain's recipients, in MB, below the server-wide Smtp:MaxMessageSize (0: no domain limit)" };
-        var command = Leaf("set", "Change a domain's settings", globals, async (parse, context, ct) =>
+        var tlsPolicy = Choice("--tls-policy", "TLS for mail to this domain: none, may (the default), encrypt (TLS required), verify (TLS with a valid, matching certificate)", [.. DeliverySettings.TlsLevels]);
+        var tlsMatchNames = new Option<string[]>("--tls-match-name")
+        {
+            Description = "With --tls-policy verify: a name the server certificate may carry instead of the host name (repeatable; \"\" clears the list)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var hold = new Option<bool>("--hold") { Description = "Hold delivery to this domain: mail is accepted and queued, not delivered until --release" };
+        var release = new Option<bool>("--release") { Description = "End the hold: the domain's queued mail becomes due now" };
+        var lifetime = new Option<double?>("--queue-lifetime-days") { Description = "How long mail for this domain may wait in the queue before it bounces, in days (0: the server-wide lifetime)" };
+        var verification = Choice("--recipient-verification", "Relay domains: which recipients are accepted: accept-all, listed (only addresses listed here), probe (ask the customer's server)", VerificationModes);
+        var command = Leaf("set", "Change a domain's settings (several at once): message size, TLS policy, delivery hold, queue lifetime, recipient verification", globals, async (parse, context, ct) =>
         {
             var domain = await context.Directory.RequireDomainAsync(parse.GetValue(name)!, ct).ConfigureAwait(false);
-            var mb = parse.GetValue(maxSize) ?? throw new DirectoryValidationException("max-message-size", "nothing to change: give --max-message-size");
-            if (mb is < 0 or > 1024 * 1024)
+            var patch = new JsonObject();
+            var changes = new List<string>();
+            if (parse.GetValue(maxSize) is { } mb)
             {
-                throw new DirectoryValidationException("max-message-size", "--max-message-size: must be between 0 and 1048576 (MB)");
+                if (mb is < 0 or > 1024 * 1024)
+                {
+                    throw new DirectoryValidationException("max-message-size", "--max-message-size: must be between 0 and 1048576 (MB)");
+                }
+
+                patch[DomainSettings.MaxMessageSize] = mb == 0 ? null : mb * 1024 * 1024;
+                changes.Add(mb == 0 ? "no domain message size limit" : $"messages up to {mb} MB");
             }
 
-            var patch = new System.Text.Json.Nodes.JsonObject { [DomainSettings.MaxMessageSize] = mb == 0 ? null : mb * 1024 * 1024 };
-            var merged = FeatureSettings.MergePatch(System.Text.Json.Nodes.JsonNode.Parse(domain.SettingsJson), patch);
-            await context.Directory.SetDomainSettingsAsync(domain.Name.Ascii, merged?.ToJsonString() ?? "{}", ct).ConfigureAwait(false);
-            context.Write(new { domain = domain.Name.Ascii, maxMessageSize = mb == 0 ? (long?)null : mb * 1024 * 1024 },
-                o => o.WriteLine(mb == 0 ? $"{Display(domain.Name)}: no domain message size limit" : $"{Display(domain.Name)}: messages up to {mb} MB"));
+            if (CheckChoice(parse, tlsPolicy, [.. DeliverySettings.TlsLevels]) is { } level)
+            {
+                patch[DeliverySettings.TlsPolicy] = level.ToLowerInvariant();
+                changes.Add($"TLS policy {level.ToLowerInvariant()}");
+            }
+
+            if (parse.GetValue(tlsMatchNames) is { Length: > 0 } names)
+            {
+                var given = names.Select(n => n.Trim()).ToList();
+                if (given.All(n => n.Length == 0))
+                {
+                    patch[DeliverySettings.TlsMatchNames] = null;
+                    changes.Add("no TLS match names (the host name must match)");
+                }
+                else
+                {
+                    var valid = given.Where(n => n.Length > 0).Select(CheckMatchName).Distinct(StringComparer.Ordinal).ToList();
+                    patch[DeliverySettings.TlsMatchNames] = new JsonArray([.. valid.Select(n => (JsonNode?)JsonValue.Create(n))]);
+                    changes.Add($"TLS match names {string.Join(", ", valid)}");
+                }
+            }
+
+            var holding = parse.GetValue(hold);
+            var releasing = parse.GetValue(release);
+            if (holding && releasing)
+            {
+                throw new CliUsageException("hold", "give --hold or --release, not both");
+            }
+
+            if (holding)
+            {
+                patch[DeliverySettings.Hold] = true;
+                changes.Add("delivery on hold (mail is queued, not delivered, until --release)");
+            }
+            else if (releasing)
+            {
+                patch[DeliverySettings.Hold] = null;
+                changes.Add("delivery not held");
+            }
+
+            if (parse.GetValue(lifetime) is { } days)
+            {
+                if (double.IsNaN(days) || days is < 0 or > 365)
+                {
+                    throw new DirectoryValidationException("queue-lifetime-days", "--queue-lifetime-days: must be between 0 (the server-wide lifetime) and 365");
+                }
+
+                patch[DeliverySettings.QueueLifetimeDays] = days == 0 ? null : days;
+                changes.Add(days == 0 ? "the server-wide queue lifetime" : $"queue lifetime {days.ToString(CultureInfo.InvariantCulture)} days");
+            }
+
+            if (CheckChoice(parse, verification, VerificationModes) is { } mode)
+            {
+                if (!domain.Kind.HasFlag(DomainKind.Relay))
+                {
+                    throw new DirectoryValidationException("recipient-verification",
+                        $"--recipient-verification: {Display(domain.Name)} is a {KindName(domain.Kind)} domain; recipient verification is for relay domains (kind relay or both), whose mail goes on to the customer's servers");
+                }
+
+                var parsed = DeliverySettings.ParseVerification(mode)!.Value;
+                patch[DeliverySettings.RecipientVerification] = DeliverySettings.Name(parsed);
+                changes.Add($"recipient verification {DeliverySettings.Name(parsed)}");
+            }
+
+            if (changes.Count == 0)
+            {
+                throw new CliUsageException("settings", "nothing to change: give --max-message-size, --tls-policy, --tls-match-name, --hold, --release, --queue-lifetime-days or --recipient-verification");
+            }
+
+            var merged = FeatureSettings.MergePatch(JsonNode.Parse(domain.SettingsJson), patch);
+            var json = merged?.ToJsonString() ?? "{}";
+            await context.Directory.SetDomainSettingsAsync(domain.Name.Ascii, json, ct).ConfigureAwait(false);
+            int? madeDue = null;
+            if (releasing)
+            {
+                var now = DateTimeOffset.UtcNow;
+                var queue = context.Storage.Mail.Queue;
+                madeDue = await queue.RetryDestinationNowAsync(domain.Name.Ascii, now, ct).ConfigureAwait(false)
+                    + await queue.RetryDestinationNowAsync(QueueCommands.RelayPrefix + domain.Name.Ascii, now, ct).ConfigureAwait(false);
+                changes.Add($"{Plural(madeDue.Value, "queued recipient")} made due now");
+            }
+
+            var size = merged is JsonObject o && o[DomainSettings.MaxMessageSize] is JsonValue v && v.TryGetValue<long>(out var bytes) ? bytes : (long?)null;
+            context.Write(new { domain = domain.Name.Ascii, maxMessageSize = size, delivery = DeliveryModel.From(DeliverySettings.Read(json)), madeDue, changes },
+                o => o.WriteLine($"{Display(domain.Name)}: {string.Join("; ", changes)}"));
             return ExitCodes.Ok;
         });
         command.Arguments.Add(name);
         command.Options.Add(maxSize);
+        command.Options.Add(tlsPolicy);
+        command.Options.Add(tlsMatchNames);
+        command.Options.Add(hold);
+        command.Options.Add(release);
+        command.Options.Add(lifetime);
+        command.Options.Add(verification);
         return command;
+    }
+
+    /// <summary>A certificate name for --tls-match-name: a host name, or <c>*.</c> and a domain; stored as lower-case A-labels.</summary>
+    private static string CheckMatchName(string text)
+    {
+        var wildcard = text.StartsWith("*.", StringComparison.Ordinal);
+        var rest = (wildcard ? text[2..] : text).TrimEnd('.');
+        if (!DomainName.TryParse(rest, out var parsed, out var error))
+        {
+            throw new DirectoryValidationException("tls-match-name", $"--tls-match-name: '{text}' is not a host name ({error})");
+        }
+
+        return (wildcard ? "*." : string.Empty) + parsed!.Ascii;
     }
 
     private static Command Remove(GlobalOptions globals)
@@ -224,7 +351,15 @@ internal static class DomainCommands
         string? CatchAll,
         int Accounts,
         int Lists,
-        DateTimeOffset Created);
+        DateTimeOffset Created,
+        DeliveryModel Delivery);
+
+    /// <summary>A domain's delivery settings as <c>domain show</c> and <c>domain set</c> print them.</summary>
+    internal sealed record DeliveryModel(string? TlsPolicy, IReadOnlyList<string> TlsMatchNames, bool Hold, double? QueueLifetimeDays, string RecipientVerification)
+    {
+        public static DeliveryModel From(DomainDeliverySettings s) =>
+            new(s.TlsPolicy, s.TlsMatchNames, s.Hold, s.QueueLifetime?.TotalDays, DeliverySettings.Name(s.RecipientVerification));
+    }
 
     internal static async Task<DomainModel> DescribeAsync(CliContext context, MailDomain domain, CancellationToken ct)
     {
@@ -253,7 +388,8 @@ internal static class DomainCommands
             catchAll,
             accounts.Count,
             lists.Count,
-            domain.Created);
+            domain.Created,
+            DeliveryModel.From(DeliverySettings.Read(domain.SettingsJson)));
     }
 
     /// <summary>The primary address of an account.</summary>
