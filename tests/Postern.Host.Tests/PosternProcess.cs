@@ -56,6 +56,10 @@ internal sealed class PosternProcess : IDisposable
             info.Environment[$"POSTERN__LISTENERS__{listener}__PORT"] = "0";
         }
 
+        // Queued mail stays queued unless a test switches delivery on (--set Delivery:Enabled=true) and points it
+        // at peers on loopback: a test never sends mail, or asks DNS, outside this machine.
+        info.Environment["POSTERN__DELIVERY__ENABLED"] = "false";
+
         if (environment is not null)
         {
             foreach (var (k, v) in environment)
