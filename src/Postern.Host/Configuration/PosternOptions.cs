@@ -21,6 +21,8 @@ public sealed class PosternOptions
     public SecurityOptions Security { get; set; } = new();
 
     public DnsOptions Dns { get; set; } = new();
+
+    public RecipientVerificationOptions RecipientVerification { get; set; } = new();
 }
 
 /// <summary>The DNS stub resolver every network-facing part uses (Postern.Dns). Unset values come from /etc/resolv.conf.</summary>

@@ -354,6 +354,7 @@ public sealed partial class PosternServer : IAsyncDisposable
                 TrustedNetworks = options.Smtp.TrustedNetworks,
             }, TimeProvider.System, _loggerFactory!.CreateLogger<RateLimiter>()) : null,
             Dns = options.Dns.ReverseLookups ? _dns : null,
+            RecipientVerifier = options.RecipientVerification.CreateVerifier(_config.Hostname, _dns),
             Srs = options.Smtp.Srs
                 ? new SrsRewriter(new SrsOptions { Domain = options.Smtp.SrsDomain ?? _config.Hostname }, await new SrsKeyProvider(mail.KeyValue).GetOrCreateAsync(cancellationToken).ConfigureAwait(false))
                 : null,
