@@ -22,5 +22,6 @@ public static class CliCommands
         root.Subcommands.Add(PolicyCommands.Create(globals));
         root.Subcommands.Add(LookupCommands.Resolve(globals));
         root.Subcommands.Add(LookupCommands.Dns(globals));
+        root.Subcommands.Add(SrsCommands.Create(globals));
     }
 }
