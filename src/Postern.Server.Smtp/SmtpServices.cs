@@ -36,6 +36,9 @@ public sealed record SmtpServices(
     /// <summary>Rewrites the envelope sender of forwarded mail and decodes bounces to it; null: forwards keep the sender.</summary>
     public SrsRewriter? Srs { get; init; }
 
+    /// <summary>Checks unknown recipients of relay domains set to "probe" with the customer's server; null: such domains accept every address.</summary>
+    public IRecipientVerifier? RecipientVerifier { get; init; }
+
     /// <summary>The resolver for client names (forward-confirmed reverse DNS in Received) and, later, SPF; null: no look-ups.</summary>
     public Dns.IDnsResolver? Dns { get; init; }
 

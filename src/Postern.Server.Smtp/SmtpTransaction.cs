@@ -30,6 +30,8 @@ namespace Postern.Server.Smtp;
 internal sealed partial class SmtpTransaction : ISmtpSessionHandler
 {
     private static readonly SmtpReply AuthTemporarilyRefused = new(454, new EnhancedStatusCode(4, 7, 0), "Too many failed logins, try again later");
+    private static readonly SmtpReply RecipientServerUnreachable = new(450, new EnhancedStatusCode(4, 4, 1), "Recipient cannot be verified now: no answer from the domain's mail server, try again later");
+    private static readonly SmtpReply RecipientNotVerifiable = new(450, new EnhancedStatusCode(4, 3, 0), "Recipient cannot be verified now, try again later");
     private static readonly SmtpReply TooManyHops = new(554, new EnhancedStatusCode(5, 4, 6), "Too many Received header fields: mail loop detected");
 
     private readonly SmtpListenerKind _kind;
@@ -254,9 +256,51 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
                 }
 
                 break;
+            case RecipientKind.RelayRecipient when resolved.Domain is { } relay:
+                if (await CheckRelayRecipientAsync(relay, address, cancellationToken).ConfigureAwait(false) is { } refusal)
+                {
+                    return refusal;
+                }
+
+                break;
         }
 
         return await AcceptRecipientAsync(address, parameters, route, cancellationToken, sizeLimit).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A relay domain's address that Postern does not list: per the domain's setting accepted as it is, refused
+    /// (the list is complete), or checked with the customer's own server. <c>postmaster@</c> is always accepted
+    /// (RFC 5321 §4.5.1). Returns null to accept, else the refusal. An unreachable server means "try later", never 550.
+    /// </summary>
+    private async ValueTask<SmtpReply?> CheckRelayRecipientAsync(MailDomain domain, EmailAddress address, CancellationToken cancellationToken)
+    {
+        if (address.LocalPartKey == "postmaster")
+        {
+            return null;
+        }
+
+        switch (DeliverySettings.Read(domain.SettingsJson).RecipientVerification)
+        {
+            case RecipientVerificationMode.Listed:
+                return SmtpReplies.NoSuchUser;
+            case RecipientVerificationMode.Probe when _services.RecipientVerifier is { } verifier:
+                var result = await verifier.VerifyAsync(domain, address, cancellationToken).ConfigureAwait(false);
+                switch (result.Check)
+                {
+                    case RecipientCheck.Exists:
+                        return null;
+                    case RecipientCheck.DoesNotExist:
+                        LogRecipientRefusedByServer(_logger, _connection.SessionId, address.ToString(), result.Detail, result.FromCache);
+                        return SmtpReplies.NoSuchUser;
+                    default:
+                        LogRecipientUnverified(_logger, _connection.SessionId, address.ToString(), result.Detail);
+                        return result.Unreachable ? RecipientServerUnreachable : RecipientNotVerifiable;
+                }
+
+            default:
+                return null;
+        }
     }
 
     private async ValueTask<SmtpReply> AcceptRecipientAsync(EmailAddress address, RcptParameters parameters, RecipientRoute route, CancellationToken cancellationToken, long? sizeLimit = null)
@@ -795,6 +839,12 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
 
     [LoggerMessage(EventId = 4008, Level = LogLevel.Information, Message = "Session {SessionId}: message refused by a check: {Reply}")]
     private static partial void LogRefusedByCheck(ILogger logger, string sessionId, string reply);
+
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Information, Message = "Session {SessionId}: <{Recipient}> refused: the domain's own server does not know it ({Detail}; cached: {FromCache})")]
+    private static partial void LogRecipientRefusedByServer(ILogger logger, string sessionId, string recipient, string detail, bool fromCache);
+
+    [LoggerMessage(EventId = 4012, Level = LogLevel.Warning, Message = "Session {SessionId}: <{Recipient}> answered 450: it could not be verified ({Detail})")]
+    private static partial void LogRecipientUnverified(ILogger logger, string sessionId, string recipient, string detail);
 
     [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Session {SessionId}: client {ClientIp}: master user {Master} signed in as {User}")]
     private static partial void LogMasterLogin(ILogger logger, string sessionId, string clientIp, string master, string user);

@@ -35,6 +35,25 @@ public sealed class SrsKeyProvider(IKeyValueStore store)
         }
     }
 
+    /// <summary>The stored secrets, or null when none were made yet (nothing is created).</summary>
+    public async Task<SrsKeyRing?> GetAsync(CancellationToken cancellationToken)
+    {
+        var current = await _store.GetAsync(StoreKey, cancellationToken).ConfigureAwait(false);
+        return current is not null && Decode(current.Value) is { Count: > 0 } secrets ? new SrsKeyRing(secrets) : null;
+    }
+
+    /// <summary>
+    /// Reads the stored secrets and puts them in force in <paramref name="holder"/> when they changed (a rotation on
+    /// this or another node). Returns true when they changed. Stored secrets that are gone leave the holder as it is.
+    /// Call it from one place at a time (one refresh loop), so that an older read never replaces a newer one.
+    /// </summary>
+    public async Task<bool> RefreshAsync(SrsKeyHolder holder, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(holder);
+        var stored = await GetAsync(cancellationToken).ConfigureAwait(false);
+        return stored is not null && holder.Replace(stored);
+    }
+
     /// <summary>
     /// Makes a new random signing secret and keeps up to <paramref name="keepPrevious"/> earlier ones for
     /// verification. Rotate no more often than every <see cref="SrsOptions.MaxAgeDays"/> with keepPrevious = 1,

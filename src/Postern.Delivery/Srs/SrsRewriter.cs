@@ -16,13 +16,19 @@ public sealed class SrsRewriter
 {
     private const char Sep = '=';
     private readonly SrsOptions _options;
-    private readonly SrsKeyRing _keys;
+    private readonly SrsKeyHolder _keys;
     private readonly TimeProvider _time;
     private readonly string _domain;
     private readonly HashSet<string> _ownDomains;
     private readonly HashSet<string> _exemptLocals;
 
     public SrsRewriter(SrsOptions options, SrsKeyRing keys, TimeProvider? time = null)
+        : this(options, new SrsKeyHolder(keys ?? throw new ArgumentNullException(nameof(keys))), time)
+    {
+    }
+
+    /// <summary>A rewriter whose secrets can change while it is in use (see <see cref="SrsKeyHolder"/>).</summary>
+    public SrsRewriter(SrsOptions options, SrsKeyHolder keys, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(keys);
@@ -39,6 +45,9 @@ public sealed class SrsRewriter
 
         _exemptLocals = new HashSet<string>(options.NeverRewriteLocalParts, StringComparer.OrdinalIgnoreCase);
     }
+
+    /// <summary>The secrets in force now.</summary>
+    public SrsKeyRing Keys => _keys.Current;
 
     /// <summary>The forwarding domain in A-labels.</summary>
     public string Domain => _domain;
@@ -86,25 +95,26 @@ public sealed class SrsRewriter
         }
 
         string srsLocal;
+        var key = _keys.Current.SigningKey;
         switch (Tag(local))
         {
             case 0:
                 var stamp = SrsHash.Timestamp(_time.GetUtcNow());
-                srsLocal = Prefix("SRS0") + Hash(stamp, domain, local) + Sep + stamp + Sep + domain + Sep + local;
+                srsLocal = Prefix("SRS0") + Hash(key, stamp, domain, local) + Sep + stamp + Sep + domain + Sep + local;
                 break;
             case 1 when local.Length > 5 && local[5..].Split(Sep, 3) is [_, { Length: > 0 } firstHost, var firstRest]:
                 // Another forwarder's SRS1: keep its first forwarder and the opaque rest, hash them anew.
-                srsLocal = Prefix("SRS1") + Hash(firstHost, firstRest) + Sep + firstHost + Sep + firstRest;
+                srsLocal = Prefix("SRS1") + Hash(key, firstHost, firstRest) + Sep + firstHost + Sep + firstRest;
                 break;
             case 1:
                 // SRS1-looking but not parseable: wrap it like any other sender.
                 var stamp1 = SrsHash.Timestamp(_time.GetUtcNow());
-                srsLocal = Prefix("SRS0") + Hash(stamp1, domain, local) + Sep + stamp1 + Sep + domain + Sep + local;
+                srsLocal = Prefix("SRS0") + Hash(key, stamp1, domain, local) + Sep + stamp1 + Sep + domain + Sep + local;
                 break;
             default:
                 // Another forwarder's SRS0: the rest keeps its separator ("=HHHH=TT=d=l").
                 var rest = local[4..];
-                srsLocal = Prefix("SRS1") + Hash(domain, rest) + Sep + domain + Sep + rest;
+                srsLocal = Prefix("SRS1") + Hash(key, domain, rest) + Sep + domain + Sep + rest;
                 break;
         }
 
@@ -122,10 +132,10 @@ public sealed class SrsRewriter
             return new SrsReverseResult(SrsReverseStatus.NotSrs, null, false, "not of the form local@domain");
         }
 
-        return ReverseLocal(local, allowNested: true);
+        return ReverseLocal(_keys.Current.Keys, local, allowNested: true);
     }
 
-    private SrsReverseResult ReverseLocal(string local, bool allowNested)
+    private SrsReverseResult ReverseLocal(IReadOnlyList<byte[]> keys, string local, bool allowNested)
     {
         switch (Tag(local))
         {
@@ -137,16 +147,16 @@ public sealed class SrsRewriter
                     return Invalid(SrsReverseStatus.Malformed, true, "an SRS1 address needs hash=host=rest");
                 }
 
-                if (!SrsHash.Verify(_keys.Keys, _options.HashMinLength, hash1, host1, rest1))
+                if (!SrsHash.Verify(keys, _options.HashMinLength, hash1, host1, rest1))
                 {
-                    return Invalid(SrsReverseStatus.BadHash, true, "the SRS1 hash does not match");
+                    return Invalid(SrsReverseStatus.BadHash, true, "the SRS1 hash matches none of our secrets (forged, damaged, or made with a secret no longer kept)");
                 }
 
                 var inner = "SRS0" + rest1;
                 if (allowNested && Tag(inner) == 2 && SrsAddressSyntax.AsciiDomain(host1) is { } h && _ownDomains.Contains(h))
                 {
                     // We were the first forwarder too: decode our own SRS0 all the way.
-                    var nested = ReverseLocal(inner, allowNested: false);
+                    var nested = ReverseLocal(keys, inner, allowNested: false);
                     return nested with { IsSrs1 = true };
                 }
 
@@ -162,9 +172,9 @@ public sealed class SrsRewriter
                     return Invalid(SrsReverseStatus.Malformed, false, $"'{stamp}' is not a two-character base32 timestamp");
                 }
 
-                if (!SrsHash.Verify(_keys.Keys, _options.HashMinLength, hash, stamp, host, user))
+                if (!SrsHash.Verify(keys, _options.HashMinLength, hash, stamp, host, user))
                 {
-                    return Invalid(SrsReverseStatus.BadHash, false, "the SRS0 hash does not match");
+                    return Invalid(SrsReverseStatus.BadHash, false, "the SRS0 hash matches none of our secrets (forged, damaged, or made with a secret no longer kept)");
                 }
 
                 if (!SrsHash.IsFresh(slot, _time.GetUtcNow(), _options.MaxAgeDays))
@@ -196,5 +206,5 @@ public sealed class SrsRewriter
 
     private string Prefix(string tag) => tag + _options.Separator;
 
-    private string Hash(params ReadOnlySpan<string> fields) => SrsHash.Compute(_keys.SigningKey, _options.HashLength, fields);
+    private string Hash(byte[] key, params ReadOnlySpan<string> fields) => SrsHash.Compute(key, _options.HashLength, fields);
 }

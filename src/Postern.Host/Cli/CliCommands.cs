@@ -23,5 +23,6 @@ public static class CliCommands
         root.Subcommands.Add(LookupCommands.Resolve(globals));
         root.Subcommands.Add(LookupCommands.Dns(globals));
         root.Subcommands.Add(QueueCommands.Create(globals));
+        root.Subcommands.Add(SrsCommands.Create(globals));
     }
 }

@@ -350,6 +350,7 @@ public static class ConfigurationLoader
         ValidateSmtp(options.Smtp, problems);
         ValidateDns(options.Dns, problems);
         DeliveryConfig.Validate(options.Delivery, problems);
+        options.RecipientVerification.Validate(problems);
         if (options.Server.ShutdownTimeout < TimeSpan.Zero || options.Server.ShutdownTimeout > TimeSpan.FromHours(1))
         {
             problems.Add("Server:ShutdownTimeout: must be between 00:00:00 and 01:00:00");

@@ -24,6 +24,8 @@ public sealed class PosternOptions
 
     /// <summary>The outbound queue (docs/delivery.md).</summary>
     public DeliveryConfig Delivery { get; set; } = new();
+
+    public RecipientVerificationOptions RecipientVerification { get; set; } = new();
 }
 
 /// <summary>The DNS stub resolver every network-facing part uses (Postern.Dns). Unset values come from /etc/resolv.conf.</summary>

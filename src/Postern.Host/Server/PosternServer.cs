@@ -56,6 +56,8 @@ public sealed partial class PosternServer : IAsyncDisposable
     private Delivery.Engine.DeliveryEngine? _delivery;
     private Delivery.Engine.SmtpDeliveryAgent? _agent;
     private Delivery.TlsPolicy.MtaStsCache? _mtaSts;
+    private readonly SemaphoreSlim _srsReload = new(0);
+    private Task? _srsLoop;
 
     public PosternServer(LoadedConfiguration config, TextWriter console, ConfigurationSources sources)
     {
@@ -159,6 +161,11 @@ public sealed partial class PosternServer : IAsyncDisposable
             await _maintenanceLoop.ConfigureAwait(false);
         }
 
+        if (_srsLoop is not null)
+        {
+            await _srsLoop.ConfigureAwait(false);
+        }
+
         LogStopped(logger);
         return 0;
     }
@@ -234,6 +241,7 @@ public sealed partial class PosternServer : IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         _stopping.Dispose();
+        _srsReload.Dispose();
         _metrics?.Dispose();
         _certificates?.Dispose();
         _dns?.Dispose();
@@ -280,6 +288,7 @@ public sealed partial class PosternServer : IAsyncDisposable
             var fresh = ConfigurationLoader.Load(_sources);
             Current = fresh;
             _certificates?.Reload();
+            _srsReload.Release();
             LogReloaded(logger);
         }
         catch (ConfigurationException e)
@@ -316,6 +325,44 @@ public sealed partial class PosternServer : IAsyncDisposable
         app.MapGet("/metrics", () => Results.Text(metrics.Render(), PrometheusMetrics.ContentType));
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         return app;
+    }
+
+    /// <summary>
+    /// The SRS secrets in force, and the one loop that re-reads them from the store every few minutes and on SIGHUP,
+    /// so that <c>postern srs rotate</c> (on any node) takes effect without a restart.
+    /// </summary>
+    private async Task<SrsKeyHolder> StartSrsKeysAsync(SrsKeyProvider provider, CancellationToken cancellationToken)
+    {
+        var holder = new SrsKeyHolder(await provider.GetOrCreateAsync(cancellationToken).ConfigureAwait(false));
+        var logger = _loggerFactory!.CreateLogger("Postern.Srs");
+        _srsLoop = RefreshSrsKeysAsync(provider, holder, logger, _stopping.Token);
+        return holder;
+    }
+
+    private async Task RefreshSrsKeysAsync(SrsKeyProvider provider, SrsKeyHolder holder, ILogger logger, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await _srsReload.WaitAsync(TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    if (await provider.RefreshAsync(holder, cancellationToken).ConfigureAwait(false))
+                    {
+                        LogSrsKeysChanged(logger, holder.Current.Secrets.Count);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogSrsRefreshFailed(logger, e);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
     }
 
     private async Task<ListenerHost?> StartSmtpAsync(DirectoryService directory, CancellationToken cancellationToken)
@@ -378,8 +425,9 @@ public sealed partial class PosternServer : IAsyncDisposable
                 TrustedNetworks = options.Smtp.TrustedNetworks,
             }, TimeProvider.System, _loggerFactory!.CreateLogger<RateLimiter>()) : null,
             Dns = options.Dns.ReverseLookups ? _dns : null,
+            RecipientVerifier = options.RecipientVerification.CreateVerifier(_config.Hostname, _dns),
             Srs = options.Smtp.Srs
-                ? new SrsRewriter(new SrsOptions { Domain = options.Smtp.SrsDomain ?? _config.Hostname }, await new SrsKeyProvider(mail.KeyValue).GetOrCreateAsync(cancellationToken).ConfigureAwait(false))
+                ? new SrsRewriter(new SrsOptions { Domain = options.Smtp.SrsDomain ?? _config.Hostname }, await StartSrsKeysAsync(new SrsKeyProvider(mail.KeyValue), cancellationToken).ConfigureAwait(false))
                 : null,
         };
         var sessionOptions = new SmtpSessionOptions
@@ -601,6 +649,12 @@ public sealed partial class PosternServer : IAsyncDisposable
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "SMTP sessions at stop: {Finished} finished, {ToldToGo} told to go (421 4.3.2), {Aborted} aborted")]
     private static partial void LogSessionsStopped(ILogger logger, int finished, int toldToGo, int aborted);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "SRS secrets changed in the store: {Count} now in force (the first signs)")]
+    private static partial void LogSrsKeysChanged(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Error, Message = "SRS secrets could not be re-read; the ones in force are kept")]
+    private static partial void LogSrsRefreshFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "Reload refused, keeping the running configuration: {Problem}")]
     private static partial void LogReloadFailed(ILogger logger, string problem);

@@ -24,6 +24,8 @@ public sealed class ConfigurationErrorTests : IDisposable
     [InlineData("Dns:Attempts=9", "Dns:Attempts")]
     [InlineData("Smtp:MaxSessionTime=00:00:05", "Smtp:MaxSessionTime")]
     [InlineData("Listeners:lmtp:UnixSocketMode=rw-rw----", "Listeners:lmtp:UnixSocketMode")]
+    [InlineData("RecipientVerification:ProbeTimeout=00:10:00", "RecipientVerification:ProbeTimeout")]
+    [InlineData("RecipientVerification:NegativeCacheTime=-00:01:00", "RecipientVerification:NegativeCacheTime")]
     public async Task Bad_configuration_stops_start_up_with_exit_code_2_naming_the_key(string setting, string key)
     {
         var (code, stdout, stderr) = await PosternProcess.RunAsync("run", "--data", _data.Path, "--set", "Server:AllowRoot=true", "--set", setting);
