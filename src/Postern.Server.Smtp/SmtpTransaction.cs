@@ -321,6 +321,7 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
         _services.Queue.EnqueueAsync(new NewQueuedMessage(sender, recipients, blob.Id, blob.Length,
             _mail?.EnvelopeId, ToQueueReturn(_mail?.Return ?? Protocols.Smtp.DsnReturn.Unspecified), _mail?.RequireTls ?? false, _mail?.SmtpUtf8 ?? false)
         {
+            PreferredQueueId = envelope.QueueId,
             // Our Received goes with the message, as RFC 5321 §4.4 asks of every relay.
             Trace = _services.Delivery.QueueTrace(envelope, [.. recipients.Select(r => EmailAddress.Parse(r.Address))]),
         }, cancellationToken);

@@ -156,6 +156,7 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
     {
         var renewEvery = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, _options.Lease.Ticks / 3));
         var lastRenew = _time.GetUtcNow();
+        var lastCount = DateTimeOffset.MinValue;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -171,8 +172,9 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
                     }
                 }
 
-                if (now.Second % 15 == 0)
+                if (now - lastCount >= TimeSpan.FromSeconds(15))
                 {
+                    lastCount = now;
                     _counts = await _queue.CountByStateAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
@@ -204,7 +206,19 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Stopping: the lease runs out and the recipients are claimed again after a restart.
+            // Stopping: give the recipients back at once rather than when the lease runs out (one that was being
+            // sent at this moment may be sent again after the restart: the only duplicates a stop can cause).
+            foreach (var r in claim.Recipients)
+            {
+                try
+                {
+                    await _queue.DeferAsync(r.RecipientId, claim.LeaseToken, "interrupted: the server stopped during delivery", _time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogClaimFailed(e, claim.Message.QueueId, claim.DestinationKey);
+                }
+            }
         }
         catch (Exception e)
         {

@@ -16,6 +16,9 @@ internal sealed class MessageContent
 {
     private readonly IBlobStore _blobs;
     private readonly QueuedMessage _message;
+    private IOutboundMessageSigner? _signer;
+    private ReadOnlyMemory<byte>? _signed;
+    private ReadOnlyMemory<byte>? _signedSevenBit;
     private ReadOnlyMemory<byte>? _bytes;
     private byte[]? _sevenBit;
     private BodyType _body;
@@ -46,11 +49,7 @@ internal sealed class MessageContent
             message.Trace.Span.CopyTo(buffer);
             await stream.ReadExactlyAsync(buffer.AsMemory(message.Trace.Length), cancellationToken).ConfigureAwait(false);
             ReadOnlyMemory<byte> bytes = buffer;
-            if (signer is not null)
-            {
-                bytes = await signer.SignAsync(message, bytes, cancellationToken).ConfigureAwait(false);
-            }
-
+            content._signer = signer;
             content._bytes = bytes;
             content._body = EightBitDowngrade.IsSevenBitClean(bytes.Span) ? BodyType.SevenBit : BodyType.EightBitMime;
             return content;
@@ -88,14 +87,17 @@ internal sealed class MessageContent
     /// <summary>A fresh content object for one send (the caller disposes what it returns after the send).</summary>
     public async Task<(SmtpMessageContent Content, IAsyncDisposable? Owned)> OpenAsync(bool sevenBit, CancellationToken cancellationToken)
     {
+        // Signing (DKIM, ARC: issue 7) comes last, over exactly what goes on the wire: after a 7-bit conversion, never before.
         if (sevenBit)
         {
-            return (SmtpMessageContent.FromBytes(_sevenBit!, BodyType.SevenBit), null);
+            _signedSevenBit ??= _signer is null ? _sevenBit! : await _signer.SignAsync(_message, _sevenBit!, cancellationToken).ConfigureAwait(false);
+            return (SmtpMessageContent.FromBytes(_signedSevenBit.Value, BodyType.SevenBit), null);
         }
 
         if (_bytes is { } bytes)
         {
-            return (SmtpMessageContent.FromBytes(bytes, _body), null);
+            _signed ??= _signer is null ? bytes : await _signer.SignAsync(_message, bytes, cancellationToken).ConfigureAwait(false);
+            return (SmtpMessageContent.FromBytes(_signed.Value, _body), null);
         }
 
         var body = await _blobs.OpenReadAsync(_message.Blob, cancellationToken).ConfigureAwait(false)

@@ -123,7 +123,7 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
         var first = (message.FirstAttemptAt ?? now).ToUnixTimeMilliseconds();
         for (var attempt = 0; ; attempt++)
         {
-            var queueId = NewQueueId(now);
+            var queueId = attempt == 0 && message.PreferredQueueId is { Length: > 0 and <= 64 } preferred ? preferred : NewQueueId(now);
             try
             {
                 return await Database.WriteAsync((c, tx) =>
@@ -162,7 +162,7 @@ public sealed class SqliteQueueStore : IQueueStore, IDisposable
             }
             catch (SqliteException ex) when (ex.IsUniqueViolation() && attempt < 5)
             {
-                // another message got the same id in the same second: draw again
+                // the preferred id is taken, or another message got the same id in the same second: draw again
             }
         }
     }

@@ -196,6 +196,42 @@ public sealed class DeliveryEngineTests
     }
 
     [Fact]
+    public async Task Against_postfix_encrypt_defers_for_plaintext_verify_defers_for_self_signed_and_a_trusted_certificate_delivers()
+    {
+        using var pki = new TestPki();
+        var now = DateTimeOffset.UtcNow;
+        using var selfSigned = TestPki.SelfSigned("mail.customer.test", now.AddDays(-1), now.AddDays(30));
+        using var trusted = pki.Leaf(["mail.customer.test"], pki.Root, now.AddDays(-1), now.AddDays(30));
+        await using var plaintext = await PostfixRelay.StartAsync();
+        await using var untrusted = await PostfixRelay.StartAsync(selfSigned);
+        await using var good = await PostfixRelay.StartAsync(trusted);
+        await using var h = EngineHarness.Create(o => o with { TrustRoots = pki.Roots });
+        foreach (var (domain, postfix, level) in new[] { ("plain.test", plaintext, "encrypt"), ("selfsigned.test", untrusted, "verify"), ("good.test", good, "verify") })
+        {
+            h.Directory.AddRelay(domain, new RelayHost("127.0.0.1", postfix.Port));
+            h.Directory.Set(domain, d => d with { Settings = d.Settings with { TlsPolicy = level, TlsMatchNames = ["mail.customer.test"] } });
+        }
+
+        var plainId = await h.EnqueueAsync("alice@sender.test", "bob@plain.test", "relay:plain.test", EngineHarness.Message("encrypt"));
+        var selfSignedId = await h.EnqueueAsync("alice@sender.test", "bob@selfsigned.test", "relay:selfsigned.test", EngineHarness.Message("verify self-signed"));
+        await h.EnqueueAsync("alice@sender.test", "bob@good.test", "relay:good.test", EngineHarness.Message("verify trusted"));
+
+        h.Engine.Start();
+        await h.WaitForResultsAsync(3, "three attempts");
+
+        var plain = (await h.Queue.GetAsync(plainId, CancellationToken.None))!.Recipients.Single();
+        var self = (await h.Queue.GetAsync(selfSignedId, CancellationToken.None))!.Recipients.Single();
+        Assert.Equal((RecipientState.Deferred, RecipientState.Deferred), (plain.State, self.State));
+        Assert.Contains("does not offer STARTTLS", plain.LastError, StringComparison.Ordinal);
+        Assert.True(self.LastError!.Contains("TLS handshake failed", StringComparison.Ordinal), self.LastError + "\n" + untrusted.Maillog);
+        var delivered = Assert.Single(await good.Sink.DumpsAsync(1));
+        Assert.Contains("Subject: verify trusted", delivered.Message, StringComparison.Ordinal);
+        Assert.Contains("(using TLS", delivered.Message, StringComparison.Ordinal); // Postfix's Received says it came over TLS
+        Assert.Empty(await plaintext.Sink.DumpsAsync(0));
+        Assert.Empty(await untrusted.Sink.DumpsAsync(0));
+    }
+
+    [Fact]
     public async Task A_held_relay_domain_keeps_its_mail_until_released()
     {
         await using var sink = await SmtpSink.StartAsync();

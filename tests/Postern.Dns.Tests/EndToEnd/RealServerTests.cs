@@ -18,6 +18,21 @@ public sealed class RealServerTests(DnsServersFixture servers) : IClassFixture<D
     }
 
     [Fact]
+    public async Task NS_and_SOA_from_a_real_authoritative_server()
+    {
+        using var resolver = servers.NewResolver();
+
+        var ns = await resolver.ResolveAsync("e2e.test", DnsRecordType.NS);
+        var soa = await resolver.ResolveAsync("e2e.test", DnsRecordType.SOA);
+
+        Assert.Equal(DnsStatus.Success, ns.Status);
+        Assert.Equal(["ns1.e2e.test"], ns.RecordsOf<NsRecord>().Select(r => r.Host));
+        var record = Assert.Single(soa.RecordsOf<SoaRecord>());
+        Assert.Equal(("ns1.e2e.test", "hostmaster.e2e.test", 1u, 3600u, 600u, 86400u, 60u),
+            (record.PrimaryServer, record.ResponsibleMailbox, record.Serial, record.Refresh, record.Retry, record.Expire, record.Minimum));
+    }
+
+    [Fact]
     public async Task MX_sorted_by_preference()
     {
         using var resolver = servers.NewResolver();

@@ -57,7 +57,7 @@ public sealed class RelayDeliveryEndToEndTests : IDisposable
         await AddRelayDomainAsync(port);
         var server = await _bed.StartServerAsync("--set", "Delivery:Enabled=true", "--set", "Delivery:DestinationBackoff=00:00:01", "--set", "Delivery:MaxDestinationBackoff=00:00:01");
 
-        await SendAsync(server, "while the server was down");
+        var smtpId = await SendAsync(server, "while the server was down");
         var queueId = await WaitForAsync(async () =>
         {
             var (code, stdout, _) = await PosternProcess.RunAsync("queue", "list", "--json", "--data", _bed.DataPath);
@@ -65,6 +65,7 @@ public sealed class RelayDeliveryEndToEndTests : IDisposable
             var messages = json.RootElement.GetProperty("messages");
             return code == 0 && messages.GetArrayLength() == 1 ? messages[0].GetProperty("queueId").GetString() : null;
         });
+        Assert.Equal(smtpId, queueId); // the id the client was told is the one the queue commands know
         var last = string.Empty;
         var shown = await WaitForAsync(async () =>
         {

@@ -42,6 +42,19 @@ public abstract class QueueStoreContract : StorageContract
     }
 
     [Fact]
+    public async Task A_preferred_queue_id_is_used_when_free_and_a_taken_one_gets_a_new_id()
+    {
+        var blob = await WriteBlobAsync("preferred");
+        var first = await Queue.EnqueueAsync(new NewQueuedMessage("s@example.org", [new NewQueueRecipient("a@example.net", "example.net")], blob.Id, blob.Length) { PreferredQueueId = "SMTP0ID00001" }, Ct);
+        var second = await Queue.EnqueueAsync(new NewQueuedMessage("s@example.org", [new NewQueueRecipient("b@example.net", "example.net")], blob.Id, blob.Length) { PreferredQueueId = "SMTP0ID00001" }, Ct);
+
+        Assert.Equal("SMTP0ID00001", first);
+        Assert.NotEqual(first, second);
+        Assert.Equal("a@example.net", (await Queue.GetAsync(first, Ct))!.Recipients.Single().Address);
+        Assert.Equal("b@example.net", (await Queue.GetAsync(second, Ct))!.Recipients.Single().Address);
+    }
+
+    [Fact]
     public async Task Queue_ids_are_unique()
     {
         var blob = await WriteBlobAsync("many");

@@ -51,6 +51,12 @@ public sealed record NewQueuedMessage(
 {
     /// <summary>Trace fields (our Received, CRLF-terminated) to put before the body when the message leaves; empty for none.</summary>
     public ReadOnlyMemory<byte> Trace { get; init; }
+
+    /// <summary>
+    /// The id to queue the message under when it is free: the id SMTP already gave the client ("250 ... queued as ID"),
+    /// so an admin finds the message by what the sender was told. Taken (a second copy of the same message, say): a new id.
+    /// </summary>
+    public string? PreferredQueueId { get; init; }
 }
 
 /// <summary>One recipient row with its delivery state.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using Postern.Protocols.Smtp.Client;
 
 namespace Postern.Protocols.Smtp.Tests.Client.EndToEnd;
@@ -17,9 +18,12 @@ internal sealed class PostfixRelay : IAsyncDisposable
     private readonly string _root;
     private bool _started;
 
-    private PostfixRelay(SmtpSink sink)
+    private readonly X509Certificate2? _certificate;
+
+    private PostfixRelay(SmtpSink sink, X509Certificate2? certificate = null)
     {
         Sink = sink;
+        _certificate = certificate;
         _root = Path.Combine(Path.GetTempPath(), "postern-client-postfix-" + Guid.NewGuid().ToString("N")[..12]);
         Port = PeerProcess.FreePort();
     }
@@ -32,14 +36,15 @@ internal sealed class PostfixRelay : IAsyncDisposable
 
     public string Maillog => File.Exists(Path.Combine(_root, "maillog")) ? File.ReadAllText(Path.Combine(_root, "maillog")) : "(no maillog)";
 
-    public static async Task<PostfixRelay> StartAsync()
+    /// <summary>Starts Postfix; with a certificate (ECDSA, with its private key) its smtpd offers STARTTLS with it.</summary>
+    public static async Task<PostfixRelay> StartAsync(X509Certificate2? certificate = null)
     {
         if (!File.Exists("/usr/sbin/postfix"))
         {
             throw new Xunit.Sdk.XunitException("postfix is not installed (see scripts/test-deps/smtp-client.txt)");
         }
 
-        var relay = new PostfixRelay(await SmtpSink.StartAsync());
+        var relay = new PostfixRelay(await SmtpSink.StartAsync(), certificate);
         await relay.StartCoreAsync();
         return relay;
     }
@@ -103,6 +108,14 @@ internal sealed class PostfixRelay : IAsyncDisposable
         }
 
         var sink = Sink.Port.ToString(CultureInfo.InvariantCulture);
+        var tls = new List<string>();
+        if (_certificate is not null)
+        {
+            var chain = Path.Combine(_root, "smtpd-chain.pem");
+            await File.WriteAllTextAsync(chain, _certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem() + "\n" + _certificate.ExportCertificatePem() + "\n");
+            tls.AddRange([$"smtpd_tls_chain_files = {chain}", "smtpd_tls_security_level = may", "smtpd_tls_received_header = yes"]);
+        }
+
         await File.WriteAllTextAsync(Path.Combine(Config, "main.cf"), string.Join("\n",
         [
             "compatibility_level = 3.6",
@@ -127,6 +140,7 @@ internal sealed class PostfixRelay : IAsyncDisposable
             "alias_database =",
             "local_recipient_maps =",
             "biff = no",
+            .. tls,
             "queue_run_delay = 1s",
             "minimal_backoff_time = 1s",
             "maximal_backoff_time = 2s",
@@ -151,6 +165,7 @@ internal sealed class PostfixRelay : IAsyncDisposable
             "error unix - - n - - error",
             "retry unix - - n - - error",
             "discard unix - - n - - discard",
+            "tlsmgr unix - - n 1000? 1 tlsmgr",
             "anvil unix - - n - 1 anvil",
             "scache unix - - n - 1 scache",
             "postlog unix-dgram n - n - 1 postlogd",
