@@ -102,6 +102,37 @@ public sealed class DeliveryNotificationTests
         Assert.Empty(await customer.DumpsAsync(0));
     }
 
+    [Fact]
+    public async Task An_smtputf8_message_for_a_server_without_smtputf8_bounces_with_an_rfc_6533_report()
+    {
+        await using var customer = await SmtpSink.StartAsync(); // smtp-sink does not offer SMTPUTF8
+        await using var h = EngineHarness.Create();
+        h.Directory.AddRelay("customer.test", new Core.Tenants.RelayHost("127.0.0.1", customer.Port));
+        h.Directory.AddRelay("sender.test", new Core.Tenants.RelayHost("127.0.0.1", customer.Port));
+        h.Directory.Set("sender.test", d => d with { Settings = d.Settings with { Hold = true } }); // the DSN waits where the test can read it
+        await h.EnqueueAsync("alice@sender.test", [new NewQueueRecipient("jörg@customer.test", "relay:customer.test")],
+            "From: alice@sender.test\r\nTo: jörg@customer.test\r\nSubject: Grüße\r\n\r\nHallo\r\n", smtpUtf8: true);
+
+        h.Engine.Start();
+        QueuedMessage? dsn = null;
+        await EngineHarness.WaitUntilAsync(async () =>
+        {
+            dsn = (await h.Queue.ListAsync(new QueueQuery(Limit: 10), CancellationToken.None)).Messages.SingleOrDefault(m => m.ReversePath.Length == 0);
+            return dsn is not null;
+        }, "the DSN in the queue");
+
+        Assert.Empty(await customer.DumpsAsync(0));
+        await using var stream = (await h.Storage.Blobs.OpenReadAsync(dsn!.Blob, CancellationToken.None))!;
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy);
+        var text = Encoding.UTF8.GetString(copy.ToArray());
+        Assert.Contains("message/global-delivery-status", text, StringComparison.Ordinal);
+        Assert.True(DeliveryStatusParser.TryParseMessage(copy.ToArray(), out var report), text);
+        var recipient = Assert.Single(report!.Status.Recipients);
+        Assert.Equal((DsnAction.Failed, new Protocols.Smtp.EnhancedStatusCode(5, 6, 7)), (recipient.Action!.Value, recipient.Status!.Value));
+        Assert.Equal("alice@sender.test", dsn.Recipients.Single().Address);
+    }
+
     /// <summary>Stands in for DKIM signing: marks whether it saw 7-bit or 8-bit content.</summary>
     private sealed class RecordingSigner : IOutboundMessageSigner
     {

@@ -82,11 +82,11 @@ internal sealed class EngineHarness : IAsyncDisposable
     public static string Message(string subject, string from = "alice@sender.test", string body = "Hello.") =>
         $"From: {from}\r\nTo: someone@example.test\r\nSubject: {subject}\r\nMessage-ID: <{Guid.NewGuid():N}@sender.test>\r\n\r\n{body}\r\n";
 
-    public async Task<string> EnqueueAsync(string sender, IEnumerable<NewQueueRecipient> recipients, string content, bool requireTls = false, DsnReturn ret = DsnReturn.Unspecified)
+    public async Task<string> EnqueueAsync(string sender, IEnumerable<NewQueueRecipient> recipients, string content, bool requireTls = false, DsnReturn ret = DsnReturn.Unspecified, bool smtpUtf8 = false)
     {
         using var stream = new MemoryStream(Encoding.UTF8.GetBytes(content));
         var blob = await Storage.Blobs.WriteAsync(stream, CancellationToken.None);
-        return await Queue.EnqueueAsync(new NewQueuedMessage(sender, [.. recipients], blob.Id, blob.Length, RequireTls: requireTls, Return: ret)
+        return await Queue.EnqueueAsync(new NewQueuedMessage(sender, [.. recipients], blob.Id, blob.Length, RequireTls: requireTls, Return: ret, SmtpUtf8: smtpUtf8)
         {
             Trace = Encoding.ASCII.GetBytes("Received: from client.test by gateway.test with ESMTP; Mon, 7 Dec 2026 01:00:00 +0000\r\n"),
         }, CancellationToken.None);
