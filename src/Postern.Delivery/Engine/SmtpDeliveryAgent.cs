@@ -336,7 +336,7 @@ public sealed class SmtpDeliveryAgent : IAsyncDisposable
         }
         catch (SmtpConnectionException e)
         {
-            errors.Add($"{label}: {e.Stage.ToString().ToLowerInvariant()}: {e.Message}");
+            errors.Add($"{label}: {StageName(e.Stage)}: {e.Message}");
             await pooled.DisposeAsync().ConfigureAwait(false);
             return new HostOutcome(null, null, answered, null, false);
         }
@@ -383,7 +383,7 @@ public sealed class SmtpDeliveryAgent : IAsyncDisposable
             }
             catch (SmtpConnectionException e)
             {
-                errors.Add($"{pooled.Label}: {e.Stage.ToString().ToLowerInvariant()}: {e.Message}");
+                errors.Add($"{pooled.Label}: {StageName(e.Stage)}: {e.Message}");
                 if (e.Stage is SmtpClientStage.Mail or SmtpClientStage.Rcpt && e.PartialResult is not { ContentSent: true })
                 {
                     return null; // nothing was sent: another host may take it
@@ -394,8 +394,8 @@ public sealed class SmtpDeliveryAgent : IAsyncDisposable
                 return new ClaimAttempt(
                     [.. claim.Recipients.Select((r, i) => partial?.Recipients.ElementAtOrDefault(i) is { Outcome: SmtpRecipientOutcome.Delivered, Reply: { } ok }
                         ? new RecipientAttempt(r, AttemptOutcome.Delivered, ok, $"{pooled.Label}: {One(ok)}", pooled.Host, true)
-                        : new RecipientAttempt(r, AttemptOutcome.Deferred, new SmtpReply(451, new EnhancedStatusCode(4, 4, 2), $"connection lost during {e.Stage.ToString().ToLowerInvariant()}"),
-                            $"{pooled.Label}: {e.Stage.ToString().ToLowerInvariant()}: {e.Message}", pooled.Host, false))],
+                        : new RecipientAttempt(r, AttemptOutcome.Deferred, new SmtpReply(451, new EnhancedStatusCode(4, 4, 2), $"connection lost during {StageName(e.Stage)}"),
+                            $"{pooled.Label}: {StageName(e.Stage)}: {e.Message}", pooled.Host, false))],
                     false,
                     null);
             }
@@ -599,6 +599,20 @@ public sealed class SmtpDeliveryAgent : IAsyncDisposable
             // Nothing depends on QUIT.
         }
     }
+
+    private static string StageName(SmtpClientStage stage) => stage switch
+    {
+        SmtpClientStage.Greeting => "greeting",
+        SmtpClientStage.Ehlo => "EHLO",
+        SmtpClientStage.StartTls => "STARTTLS",
+        SmtpClientStage.Auth => "AUTH",
+        SmtpClientStage.Mail => "MAIL FROM",
+        SmtpClientStage.Rcpt => "RCPT TO",
+        SmtpClientStage.Data => "DATA",
+        SmtpClientStage.EndOfData => "end of data",
+        SmtpClientStage.Reset => "RSET",
+        _ => "QUIT",
+    };
 
     private static string One(SmtpReply reply) => reply.ToString().Trim().Replace("\r\n", " ", StringComparison.Ordinal);
 

@@ -117,6 +117,47 @@ public sealed class DeliveryEngineTests
     }
 
     [Fact]
+    public async Task A_server_that_hangs_up_before_the_data_makes_the_next_one_take_it_but_one_that_hangs_up_after_it_only_defers()
+    {
+        await using var dropsAtMail = await SmtpSink.StartAsync("-q", "mail");
+        await using var dropsAtDot = await SmtpSink.StartAsync("-q", ".");
+        await using var backup = await SmtpSink.StartAsync();
+        await using var h = EngineHarness.Create();
+        h.Directory.AddRelay("early.test", Sink(dropsAtMail, 10), Sink(backup, 20));
+        h.Directory.AddRelay("late.test", Sink(dropsAtDot, 10), Sink(backup, 20));
+        await h.EnqueueAsync("alice@sender.test", "bob@early.test", "relay:early.test", EngineHarness.Message("early"));
+        var lateId = await h.EnqueueAsync("alice@sender.test", "bob@late.test", "relay:late.test", EngineHarness.Message("late"));
+
+        h.Engine.Start();
+        await h.WaitForResultsAsync(2, "both attempts");
+
+        var early = h.Results.Single(r => r.Recipient.Address == "bob@early.test");
+        Assert.Equal(AttemptOutcome.Delivered, early.Outcome); // nothing had been sent: the backup server took it
+        var late = (await h.Queue.GetAsync(lateId, CancellationToken.None))!.Recipients.Single();
+        Assert.Equal(RecipientState.Deferred, late.State); // the data had gone out: not sent elsewhere at once
+        Assert.Contains("end of data", late.LastError, StringComparison.Ordinal);
+        var dumps = await backup.DumpsAsync(1);
+        Assert.Equal(["Subject: early"], dumps.Select(d => d.Message.Split('\n').First(l => l.StartsWith("Subject: ", StringComparison.Ordinal))));
+    }
+
+    [Fact]
+    public async Task A_421_at_rcpt_defers_the_message_and_the_server_is_not_marked_down()
+    {
+        await using var closing = await SmtpSink.StartAsync("-Q", "rcpt");
+        await using var h = EngineHarness.Create();
+        h.Directory.AddRelay("customer.test", Sink(closing));
+        var id = await h.EnqueueAsync("alice@sender.test", "bob@customer.test", "relay:customer.test", EngineHarness.Message("421"));
+
+        h.Engine.Start();
+        await h.WaitForResultsAsync(1, "the attempt");
+
+        var r = (await h.Queue.GetAsync(id, CancellationToken.None))!.Recipients.Single();
+        Assert.Equal(RecipientState.Deferred, r.State);
+        Assert.Contains("421", r.LastError, StringComparison.Ordinal);
+        Assert.Null(h.Engine.DownUntil("relay:customer.test"));
+    }
+
+    [Fact]
     public async Task A_customer_server_that_is_down_is_tried_once_per_interval_and_its_backlog_drains_when_it_returns_without_duplicates()
     {
         var port = PeerProcess.FreePort();
