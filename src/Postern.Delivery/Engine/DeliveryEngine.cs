@@ -284,14 +284,6 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
             return;
         }
 
-        var content = await MessageContent.LoadAsync(_services.Blobs, claim.Message, _options.InMemoryMessageLimit, _services.Signer, cancellationToken).ConfigureAwait(false);
-        if (content is null)
-        {
-            var lost = new SmtpReply(451, new EnhancedStatusCode(4, 3, 0), "message body missing from the store");
-            await RecordAsync(claim, plan, [.. claim.Recipients.Select(r => new RecipientAttempt(r, AttemptOutcome.Deferred, lost, Text(lost), null, false))], null, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
         ClaimAttempt attempt;
         await destination.Slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -309,7 +301,17 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
                 {
                     try
                     {
-                        attempt = await _services.Agent.DeliverAsync(claim, plan, content, cancellationToken).ConfigureAwait(false);
+                        // Read only now, with a connection slot: claims waiting for one hold no message in memory.
+                        var content = await MessageContent.LoadAsync(_services.Blobs, claim.Message, _options.InMemoryMessageLimit, _services.Signer, cancellationToken).ConfigureAwait(false);
+                        if (content is null)
+                        {
+                            var lost = new SmtpReply(451, new EnhancedStatusCode(4, 3, 0), "message body missing from the store");
+                            attempt = new ClaimAttempt([.. claim.Recipients.Select(r => new RecipientAttempt(r, AttemptOutcome.Deferred, lost, Text(lost), null, false))], false, null);
+                        }
+                        else
+                        {
+                            attempt = await _services.Agent.DeliverAsync(claim, plan, content, cancellationToken).ConfigureAwait(false);
+                        }
                     }
                     finally
                     {
