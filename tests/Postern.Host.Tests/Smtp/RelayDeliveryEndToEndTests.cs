@@ -46,6 +46,13 @@ public sealed class RelayDeliveryEndToEndTests : IDisposable
         Assert.Contains("by mx.example.test (Postern) with ESMTP id " + queueId, dump.Message, StringComparison.Ordinal);
         Assert.Contains("Subject: relayed by the gateway", dump.Message, StringComparison.Ordinal);
         await WaitForEmptyQueueAsync();
+        using (var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true })
+        using (var http = new HttpClient(handler))
+        {
+            var metrics = await http.GetStringAsync(new Uri($"https://127.0.0.1:{SmtpTestBed.Port(server, "https")}/metrics"));
+            Assert.Contains("postern_delivery_recipients_total{result=\"delivered\"} 1", metrics, StringComparison.Ordinal);
+        }
+
         await SmtpTestBed.StopAsync(server);
     }
 
