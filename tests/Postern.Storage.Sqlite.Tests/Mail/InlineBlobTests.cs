@@ -160,13 +160,27 @@ public sealed class InlineBlobTests : IDisposable
         var folder = (await storage.Mailboxes.EnsureDefaultFoldersAsync(1, 10, Ct))[0];
         var mailbox = storage.Databases.Single(d => d.Name == "mailbox");
         var before = mailbox.Commits;
+        using var entered = new ManualResetEventSlim();
+        using var holding = new ManualResetEventSlim();
 
+        // A leader holds the mailbox database's write open while the deliveries start, so they meet in its queue
+        // even on a loaded machine where the thread pool would otherwise run them one after another.
+        var leader = Task.Run(() => mailbox.WriteAsync((_, _) =>
+        {
+            entered.Set();
+            holding.Wait(TimeSpan.FromSeconds(30));
+            return 0;
+        }, CancellationToken.None));
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)));
         var deliveries = Enumerable.Range(0, 200).Select(i => Task.Run(async () =>
         {
             var blob = await Write(storage.Blobs, Encoding.ASCII.GetBytes($"Subject: {i}\r\n\r\n{new string('x', 4000)}\r\n"));
             var appended = await storage.Mailboxes.AppendAsync(1, folder.FolderId, [new NewMessage(blob.Id, blob.Length, _time.GetUtcNow())], null, Ct);
             return appended.Uids.Single();
         })).ToArray();
+        await Task.Delay(300);
+        holding.Set();
+        await leader;
         var uids = await Task.WhenAll(deliveries);
 
         Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), uids.Order());
