@@ -194,7 +194,7 @@ internal ref struct ImapTokenizer
     public string AString()
     {
         var b = Peek();
-        if (b is (byte)'"' or (byte)'{' or (byte)'~')
+        if (b is (byte)'"' or (byte)'{' || (b == '~' && PeekAt(1) == '{'))
         {
             return String();
         }
@@ -225,7 +225,7 @@ internal ref struct ImapTokenizer
     public string ListMailbox()
     {
         var b = Peek();
-        if (b is (byte)'"' or (byte)'{' or (byte)'~')
+        if (b is (byte)'"' or (byte)'{' || (b == '~' && PeekAt(1) == '{'))
         {
             return String();
         }
