@@ -90,6 +90,9 @@ public sealed class ImapCommandReader(ImapLimits? limits = null)
 
     public ImapLimits Limits => _limits;
 
+    /// <summary>Bytes of a partial command held (for tests and metrics).</summary>
+    internal int BufferCapacity => _buf.Length;
+
     /// <summary>Whether the reader is between commands (nothing of a command buffered).</summary>
     public bool IsIdle => _state == State.Line && _len == 0 && !_append;
 
@@ -432,15 +435,16 @@ public sealed class ImapCommandReader(ImapLimits? limits = null)
         }
 
         var announcementStart = _partStart + at;
-        if (++_literals > _limits.MaxLiteralsPerCommand)
-        {
-            return Refuse(sync, length, ImapStatus.Bad, "LIMIT", "Too many literals");
-        }
-
         var isMessage = _append && !(first && IsMailboxLiteral(announcementStart));
         if (isMessage)
         {
+            // Message literals are counted by MaxAppendMessages.
             return OnAppendLiteral(announcementStart, length, sync, binary);
+        }
+
+        if (++_literals > _limits.MaxLiteralsPerCommand)
+        {
+            return Refuse(sync, length, ImapStatus.Bad, "LIMIT", "Too many literals");
         }
 
         if (length > _limits.MaxInlineLiteralSize || _inlineTotal + length > _limits.MaxInlineLiteralTotal)

@@ -27,7 +27,7 @@ public sealed record ImapLimits
     /// </summary>
     public bool LiteralPlus { get; init; } = true;
 
-    /// <summary>Literal count in one command (MULTIAPPEND messages count once each).</summary>
+    /// <summary>Inline literals in one command (APPEND's messages are counted by <see cref="MaxAppendMessages"/>).</summary>
     public int MaxLiteralsPerCommand { get; init; } = 1024;
 
     /// <summary>Messages in one MULTIAPPEND command (RFC 3502).</summary>

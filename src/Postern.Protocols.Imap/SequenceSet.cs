@@ -159,22 +159,16 @@ public sealed class SequenceSet : IEquatable<SequenceSet>
         var list = new List<(uint Start, uint End)>(_ranges.Length);
         foreach (var r in _ranges)
         {
+            if (max == 0 && (r.Start == SequenceRange.Star || r.End == SequenceRange.Star))
+            {
+                continue; // an empty mailbox: "*" is nothing, and so is "1:*"
+            }
+
             var a = r.Start == SequenceRange.Star ? max : r.Start;
             var b = r.End == SequenceRange.Star ? max : r.End;
             if (a > b)
             {
                 (a, b) = (b, a);
-            }
-
-            if (a == 0)
-            {
-                // Only when max is 0 (an empty mailbox): "*" is nothing, "1:*" is nothing.
-                if (b == 0)
-                {
-                    continue;
-                }
-
-                a = 1;
             }
 
             list.Add((a, b));
@@ -207,6 +201,11 @@ public sealed class SequenceSet : IEquatable<SequenceSet>
 
         foreach (var r in _ranges)
         {
+            if (max == 0 && (r.Start == SequenceRange.Star || r.End == SequenceRange.Star))
+            {
+                continue;
+            }
+
             var a = r.Start == SequenceRange.Star ? max : r.Start;
             var b = r.End == SequenceRange.Star ? max : r.End;
             if (a > b)
@@ -214,7 +213,7 @@ public sealed class SequenceSet : IEquatable<SequenceSet>
                 (a, b) = (b, a);
             }
 
-            if (n >= a && n <= b && b != 0)
+            if (n >= a && n <= b)
             {
                 return true;
             }

@@ -215,4 +215,28 @@ public sealed class ReaderTests
 
         static string Literals(Driver d) => string.Join(",", d.Literals.OrderBy(p => p.Key).Select(p => Convert.ToHexString(p.Value.ToArray())));
     }
+
+    [Fact]
+    public void A_large_multiappend_is_bounded_by_its_own_limit()
+    {
+        var wire = new StringBuilder("a APPEND INBOX");
+        for (var i = 0; i < 3000; i++)
+        {
+            wire.Append(" (\\Seen) {1+}\r\nx");
+        }
+
+        wire.Append("\r\n");
+        var append = Assert.IsType<AppendCommand>(Assert.Single(Driver.Run(wire.ToString()).Commands));
+        Assert.Equal(3000, append.Messages.Count);
+        var d = Driver.Run(wire.ToString() + "b NOOP\r\n", limits: new ImapLimits { MaxAppendMessages = 10 });
+        Assert.Equal((ImapStatus.No, "LIMIT"), (d.Errors[0].Status, d.Errors[0].Code));
+        Assert.Equal("b", Assert.Single(d.Commands).Tag);
+    }
+
+    [Fact]
+    public void Commands_after_an_append_are_read_normally()
+    {
+        var d = Driver.Run("a APPEND INBOX {3+}\r\nabc\r\nb UID FETCH 1 UID\r\n");
+        Assert.Equal(["command Append", "command Fetch"], d.Events.Where(e => e.StartsWith("command", StringComparison.Ordinal)));
+    }
 }
