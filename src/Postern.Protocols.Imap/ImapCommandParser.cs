@@ -33,7 +33,7 @@ public static class ImapCommandParser
         var t = new ImapTokenizer(command, limits);
         try
         {
-            t.Atom();
+            t.Skip(tag.Length);
             t.Sp();
             var command2 = ParseCommand(ref t, tag);
             if (command2 is not UnknownCommand)

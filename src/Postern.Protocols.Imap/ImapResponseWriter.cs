@@ -35,6 +35,28 @@ public sealed class ImapResponseWriter(IBufferWriter<byte> output)
         StatusLine(status, code, text);
     }
 
+    /// <summary>
+    /// The answer to a reader or parser error: <c>tag BAD [code] text</c> (or NO), untagged when the tag
+    /// was unreadable, followed by <c>* BYE</c> when the connection is to be closed.
+    /// </summary>
+    public void Error(ImapCommandError error)
+    {
+        var code = error.Code is null ? null : new ImapResponseCode(error.Code);
+        if (error.Tag is null)
+        {
+            Untagged(error.Status, error.Text, code);
+        }
+        else
+        {
+            Tagged(error.Tag, error.Status, error.Text, code);
+        }
+
+        if (error.CloseConnection)
+        {
+            Untagged(ImapStatus.Bye, "Too much invalid input");
+        }
+    }
+
     /// <summary><c>+ text</c> (the go-ahead for a literal, or IDLE's "idling").</summary>
     public void Continuation(string text = "Ready")
     {

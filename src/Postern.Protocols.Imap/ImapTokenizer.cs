@@ -54,6 +54,8 @@ internal ref struct ImapTokenizer
         }
     }
 
+    public void Skip(int count) => Position = Math.Min(_s.Length, Position + count);
+
     public bool TryConsume(byte b)
     {
         if (Peek() == b && !AtEnd)

@@ -166,6 +166,8 @@ public sealed class CodecTests
         Assert.Equal("+ Ready\r\n", Write(w => w.Continuation()));
         Assert.Equal("+ AAEC\r\n", Write(w => w.ContinuationBase64([0, 1, 2])));
         Assert.Equal("a BAD no  newlines\r\n", Write(w => w.Tagged("a", ImapStatus.Bad, "no\r\nnewlines")));
+        Assert.Equal("a NO [TOOBIG] Message too large\r\n", Write(w => w.Error(new ImapCommandError("a", ImapStatus.No, "TOOBIG", "Message too large"))));
+        Assert.Equal("* BAD Invalid tag\r\n* BYE Too much invalid input\r\n", Write(w => w.Error(new ImapCommandError(null, ImapStatus.Bad, null, "Invalid tag", CloseConnection: true))));
     }
 
     [Fact]

@@ -29,6 +29,7 @@ public sealed class ParserTests
     [InlineData("A342 UNSELECT", ImapCommandName.Unselect)]
     [InlineData("A202 EXPUNGE", ImapCommandName.Expunge)]
     [InlineData("a.b-c_d CAPABILITY", ImapCommandName.Capability)]
+    [InlineData("x]y NOOP", ImapCommandName.Noop)]
     public void Commands_without_arguments(string line, ImapCommandName name)
     {
         var c = P<SimpleCommand>(line);
