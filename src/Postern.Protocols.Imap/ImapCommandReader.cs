@@ -133,7 +133,7 @@ public sealed class ImapCommandReader(ImapLimits? limits = null)
             case State.AwaitDecision:
                 Reset();
                 return true;
-            case State.StreamStart or State.Stream:
+            case State.StreamStart or State.Stream or State.StreamEnd:
                 if (_remaining > _limits.MaxDiscardSize)
                 {
                     Reset();
@@ -365,7 +365,6 @@ public sealed class ImapCommandReader(ImapLimits? limits = null)
                         if (_lineBytes + part.Length > _limits.MaxLineLength)
                         {
                             var tag = _tag ?? TagOf(part);
-                            var wasAppend = _append;
                             Reset();
                             _tailLength = 0;
                             if (found)
@@ -381,7 +380,7 @@ public sealed class ImapCommandReader(ImapLimits? limits = null)
                             }
 
                             _state = State.DiscardLine;
-                            return Fail(tag, wasAppend ? ImapStatus.No : ImapStatus.Bad, "TOOBIG", "Command line too long");
+                            return Fail(tag, ImapStatus.Bad, "TOOBIG", "Command line too long");
                         }
 
                         Ensure((int)part.Length);

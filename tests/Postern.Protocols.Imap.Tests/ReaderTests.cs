@@ -239,4 +239,32 @@ public sealed class ReaderTests
         var d = Driver.Run("a APPEND INBOX {3+}\r\nabc\r\nb UID FETCH 1 UID\r\n");
         Assert.Equal(["command Append", "command Fetch"], d.Events.Where(e => e.StartsWith("command", StringComparison.Ordinal)));
     }
+
+    [Fact]
+    public void A_non_synchronizing_append_can_be_refused_while_it_arrives()
+    {
+        var reader = new ImapCommandReader(new ImapLimits { MaxDiscardSize = 100 });
+        var wire = new System.Buffers.ReadOnlySequence<byte>(Encoding.ASCII.GetBytes("a APPEND Nowhere {10+}\r\n0123456789\r\nb NOOP\r\n"));
+        var r = reader.Read(wire, out var consumed);
+        Assert.Equal(ImapReadStatus.LiteralStart, r.Status);
+        Assert.Equal("Nowhere", r.Literal!.Mailbox);
+        Assert.True(reader.RejectLiteral());
+        r = reader.Read(wire.Slice(consumed), out _);
+        Assert.Equal("b", Assert.IsType<SimpleCommand>(r.Command).Tag);
+
+        reader = new ImapCommandReader(new ImapLimits { MaxDiscardSize = 5 });
+        Assert.Equal(ImapReadStatus.LiteralStart, reader.Read(wire, out _).Status);
+        Assert.False(reader.RejectLiteral()); // too much to skip: answer and close
+        Assert.Throws<InvalidOperationException>(() => reader.RejectLiteral());
+    }
+
+    [Fact]
+    public void An_empty_append_message_can_be_refused()
+    {
+        var reader = new ImapCommandReader();
+        var wire = new System.Buffers.ReadOnlySequence<byte>(Encoding.ASCII.GetBytes("a APPEND x {0+}\r\n\r\nb NOOP\r\n"));
+        Assert.Equal(ImapReadStatus.LiteralStart, reader.Read(wire, out var consumed).Status);
+        Assert.True(reader.RejectLiteral());
+        Assert.Equal("b", reader.Read(wire.Slice(consumed), out _).Command!.Tag);
+    }
 }
