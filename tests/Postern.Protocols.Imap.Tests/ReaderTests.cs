@@ -267,4 +267,60 @@ public sealed class ReaderTests
         Assert.True(reader.RejectLiteral());
         Assert.Equal("b", reader.Read(wire.Slice(consumed), out _).Command!.Tag);
     }
+
+    [Theory]
+    [MemberData(nameof(SplitSamples))]
+    public void A_prefix_gives_only_the_commands_it_completes(string wire)
+    {
+        var bytes = Encoding.UTF8.GetBytes(wire);
+        var whole = Driver.Run(wire).Commands.Select(c => c.ToString()).ToList();
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var d = new Driver();
+            d.Feed(bytes[..i]);
+            Assert.Empty(d.Errors);
+            Assert.Equal(whole.Take(d.Commands.Count), d.Commands.Select(c => c.ToString()));
+            Assert.True(d.Commands.Count < whole.Count, "the last command came out before its line end");
+        }
+    }
+
+    [Fact]
+    public void A_big_message_is_streamed_not_buffered()
+    {
+        var size = 5 * 1024 * 1024;
+        var reader = new ImapCommandReader();
+        var head = Encoding.ASCII.GetBytes($"a APPEND INBOX (\\Seen) {{{size}+}}\r\n");
+        var chunk = new byte[64 * 1024];
+        Array.Fill(chunk, (byte)'x');
+        long streamed = 0;
+        void Pump(System.Buffers.ReadOnlySequence<byte> buffer)
+        {
+            while (true)
+            {
+                var r = reader.Read(buffer, out var consumed);
+                buffer = buffer.Slice(consumed);
+                if (r.Status == ImapReadStatus.LiteralData)
+                {
+                    streamed += r.Data.Length;
+                }
+
+                Assert.NotEqual(ImapReadStatus.Error, r.Status);
+                if (r.Status == ImapReadStatus.NeedMoreData || r.Status == ImapReadStatus.Command)
+                {
+                    Assert.True(reader.BufferCapacity <= 4096, "the message was buffered");
+                    return;
+                }
+            }
+        }
+
+        Pump(new(head));
+        for (var sent = 0; sent < size; sent += chunk.Length)
+        {
+            Pump(new(chunk));
+        }
+
+        Pump(new(Encoding.ASCII.GetBytes("\r\n")));
+        Assert.Equal(size, streamed);
+        Assert.True(reader.IsIdle);
+    }
 }
