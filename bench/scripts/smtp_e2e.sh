@@ -6,6 +6,7 @@
 #   SESSIONS=100 SIZE=65536 COUNT=3000 REPS=3 WARMUP=1000 bench/scripts/smtp_e2e.sh
 #   POSTERN_DIR=/tmp/p bench/scripts/smtp_e2e.sh   # use an existing self-contained publish output
 #   FSYNC_ONLY=1 bench/scripts/smtp_e2e.sh         # only the fsyncs-per-message measurement
+#   PEER_FSYNC_ONLY=1 bench/scripts/smtp_e2e.sh    # only the same measurement for Postfix+Dovecot
 #
 # Needs ../shared/bench (install_deps.sh done: postfix, dovecot-lmtpd, smtp-source), strace, python3.
 # Postern: `dotnet publish src/Postern.Host -c Release -r linux-x64 --self-contained`, SMTP on 127.0.0.1:12625
@@ -96,6 +97,67 @@ print(f"RESULT postern_fsyncs_per_message={total / n:.3f} fsyncs={total} message
       f"(rate under strace {n / (float(sys.argv[4]) - float(sys.argv[3])):.0f} msg/s)")
 PY
 }
+
+# The same for Postfix+Dovecot: strace -f attaches to every process of both trees (the masters and the daemons they
+# run; -f follows the ones they fork later); no --seccomp-bpf with -p, so the peer runs slower under the trace.
+peer_fsyncs_per_message() {
+  local trace=$state/strace-peer.txt from base n t0 t1 tracer args=()
+  "$bench/peers/postfix_dovecot.sh" start >&2
+  peer_started=1
+  local md; md=$("$bench/peers/postfix_dovecot.sh" maildir user@example.test)
+  local pf_master dc_master
+  pf_master=$(tr -dc 0-9 <"${BENCH_STATE:-/var/tmp/mailbench}/postfix/spool/pid/master.pid")
+  dc_master=$("$bench/peers/postfix_dovecot.sh" pid)
+  while read -r p; do args+=(-p "$p"); done < <(python3 -c "
+import sys; sys.path.insert(0, '$bench'); from benchlib import proc_tree
+print('\n'.join(map(str, proc_tree($pf_master) + proc_tree($dc_master))))")
+  strace -f -e trace=fsync,fdatasync -y -o "$trace" "${args[@]}" 2>/dev/null &
+  tracer=$!
+  sleep 1
+  local mcount="find $md/new $md/cur -type f 2>/dev/null | wc -l"
+  base=$(eval "$mcount")
+  smtp-source -s "$sessions" -m 300 -l "$size" -f a@x.test -t user@example.test 127.0.0.1:12525 >/dev/null 2>&1
+  for _ in $(seq 1 1200); do n=$(eval "$mcount"); ((n - base >= 300)) && break; sleep 0.1; done
+  sleep 2
+  base=$(eval "$mcount")
+  from=$(wc -l <"$trace")
+  t0=$(date +%s.%N)
+  smtp-source -s "$sessions" -m "$fsync_count" -l "$size" -f a@x.test -t user@example.test 127.0.0.1:12525 >/dev/null 2>&1
+  for _ in $(seq 1 3000); do n=$(eval "$mcount"); ((n - base >= fsync_count)) && break; sleep 0.1; done
+  t1=$(date +%s.%N)
+  sleep 2
+  tail -n +"$((from + 1))" "$trace" >"$state/strace-peer.run"
+  kill -INT "$tracer"; wait "$tracer" 2>/dev/null || true
+  "$bench/peers/postfix_dovecot.sh" stop >/dev/null 2>&1 || true
+  peer_started=0
+  python3 - "$state/strace-peer.run" "$fsync_count" "$t0" "$t1" "$((n - base))" <<'PY'
+import collections, re, sys
+per = collections.Counter()
+for line in open(sys.argv[1]):
+    m = re.search(r"\bf(?:data)?sync\(\d+<([^>]*)>", line)
+    if not m:
+        continue
+    f = m.group(1)
+    if "/postfix/spool/" in f:
+        key = "postfix:" + f.split("/postfix/spool/")[1].split("/")[0]       # the queue folder (incoming, active, ...)
+    elif "/Maildir/" in f:
+        parts = f.split("/Maildir/")[1].split("/")   # tmp/FILE, new (the folder itself), dovecot-uidlist, ...
+        key = "dovecot:" + (parts[-1] if parts[-1].startswith("dovecot") else parts[0] + ("/" if len(parts) > 1 else "(folder)"))
+    else:
+        key = f.rsplit("/", 1)[-1]
+    per[key] += 1
+n = int(sys.argv[2])
+total = sum(per.values())
+print(f"RESULT pfdc_fsyncs_per_message={total / n:.3f} fsyncs={total} messages={n} delivered={sys.argv[5]} per_file: "
+      + " ".join(f"{k}={c / n:.3f}" for k, c in per.most_common(8))
+      + f" (rate under strace {n / (float(sys.argv[4]) - float(sys.argv[3])):.0f} msg/s)")
+PY
+}
+
+if [[ -n "${PEER_FSYNC_ONLY:-}" ]]; then
+  peer_fsyncs_per_message
+  exit 0
+fi
 
 if [[ -n "${FSYNC_ONLY:-}" ]]; then
   fsyncs_per_message

@@ -525,10 +525,20 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
     {
         lock (destination)
         {
-            destination.Failures++;
+            var now = _time.GetUtcNow();
             destination.LastError = error;
+            if (destination.DownUntil > now)
+            {
+                // Already marked down by an attempt that ran at the same time as this one (no attempt starts while
+                // the destination is down): the same outage, so the backoff does not double again. Without this,
+                // the first wave of MaxConnectionsPerDestination attempts took it straight to the maximum.
+                LogDestinationDown(destination.Key, destination.Failures, Math.Round((destination.DownUntil - now).TotalSeconds), error);
+                return destination.DownUntil;
+            }
+
+            destination.Failures++;
             var backoff = RetrySchedule.Interval(destination.Failures, _options.DestinationBackoff, _options.MaxDestinationBackoff);
-            destination.DownUntil = _time.GetUtcNow() + backoff;
+            destination.DownUntil = now + backoff;
             LogDestinationDown(destination.Key, destination.Failures, backoff.TotalSeconds, error);
             return destination.DownUntil;
         }

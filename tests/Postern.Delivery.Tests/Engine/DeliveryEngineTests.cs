@@ -187,6 +187,39 @@ public sealed class DeliveryEngineTests
     }
 
     [Fact]
+    public async Task Attempts_that_fail_together_count_as_one_failure_so_the_backoff_starts_at_its_first_interval()
+    {
+        // A server that takes connections but never greets: the first wave of attempts (one per connection slot)
+        // is in flight together and fails together. That is one outage, so the destination is down for the first
+        // interval (3 s), not doubled once per attempt of the wave (3 × 2^3 = 24 s).
+        using var silent = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        silent.Start(16);
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        await using var h = EngineHarness.Create(o => o with
+        {
+            MaxConnectionsPerDestination = 4,
+            DestinationBackoff = TimeSpan.FromSeconds(3),
+            MaxDestinationBackoff = TimeSpan.FromMinutes(10),
+            Client = o.Client with { GreetingTimeout = TimeSpan.FromSeconds(1) },
+        });
+        h.Directory.AddRelay("customer.test", new RelayHost("127.0.0.1", port));
+        const int Count = 8;
+        for (var i = 0; i < Count; i++)
+        {
+            await h.EnqueueAsync("alice@sender.test", $"u{i}@customer.test", "relay:customer.test", EngineHarness.Message($"wave {i}"));
+        }
+
+        h.Engine.Start();
+        await h.WaitForResultsAsync(Count, "every recipient's first attempt");
+
+        var attempts = h.Results.Count(r => r.Detail.StartsWith("127.0.0.1[127.0.0.1]", StringComparison.Ordinal));
+        Assert.InRange(attempts, 2, 4); // the slots' attempts overlapped (each waited 1 s for a greeting)
+        var downFor = h.Engine.DownUntil("relay:customer.test") - DateTimeOffset.UtcNow;
+        Assert.NotNull(downFor);
+        Assert.InRange(downFor.Value, TimeSpan.Zero, TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
     public async Task Encrypt_towards_a_plaintext_only_server_defers_and_sends_nothing()
     {
         await using var sink = await SmtpSink.StartAsync();
