@@ -285,6 +285,7 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
         }
 
         ClaimAttempt attempt;
+        var attempted = false;
         await destination.Slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -311,6 +312,7 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
                         else
                         {
                             attempt = await _services.Agent.DeliverAsync(claim, plan, content, cancellationToken).ConfigureAwait(false);
+                            attempted = true;
                         }
                     }
                     finally
@@ -330,17 +332,22 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
         }
 
         DateTimeOffset? notBefore = null;
-        if (attempt.Unreachable)
+        // Only a real attempt tells anything about the destination (not a suspended claim, not a missing body).
+        if (attempted && attempt.Unreachable)
         {
             notBefore = MarkDown(destination, attempt.HostError ?? "unreachable");
             _destinationFailures.Add(1, new KeyValuePair<string, object?>("destination", claim.DestinationKey));
         }
-        else if (attempt.Recipients.Any(r => r.FromServer))
+        else if (attempted)
         {
+            // A host answered (whatever it then said): the destination is reachable again.
             await MarkUpAsync(destination, cancellationToken).ConfigureAwait(false);
         }
 
-        await RecordAsync(claim, plan, attempt.Recipients, notBefore, cancellationToken).ConfigureAwait(false);
+        // The recipients of the attempt that found the destination unreachable are due again exactly when its backoff
+        // ends: they are the next probe, so a server that comes back is noticed within one interval even when no
+        // new mail arrives and every other recipient's own retry is hours away.
+        await RecordAsync(claim, plan, attempt.Recipients, notBefore, cancellationToken, probeAt: notBefore).ConfigureAwait(false);
         if (notBefore is { } until)
         {
             await _queue.PostponeDestinationAsync(claim.DestinationKey, until, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
@@ -367,7 +374,7 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
     }
 
     /// <summary>Records each result, sends the DSNs that are due, and removes the message once every recipient is done.</summary>
-    private async Task RecordAsync(DeliveryClaim claim, RoutePlan plan, IReadOnlyList<RecipientAttempt> attempts, DateTimeOffset? notBefore, CancellationToken cancellationToken)
+    private async Task RecordAsync(DeliveryClaim claim, RoutePlan plan, IReadOnlyList<RecipientAttempt> attempts, DateTimeOffset? notBefore, CancellationToken cancellationToken, DateTimeOffset? probeAt = null)
     {
         var message = claim.Message;
         var now = _time.GetUtcNow();
@@ -425,7 +432,11 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
                     }
 
                     var next = NextAttempt(r.Attempts + 1, now);
-                    if (notBefore is { } nb && nb > next)
+                    if (probeAt is { } probe)
+                    {
+                        next = probe;
+                    }
+                    else if (notBefore is { } nb && nb > next)
                     {
                         next = nb;
                     }

@@ -220,6 +220,27 @@ public sealed class DeliveryEngineTests
     }
 
     [Fact]
+    public async Task A_server_that_comes_back_is_noticed_within_one_backoff_interval_though_every_retry_is_hours_away()
+    {
+        var port = PeerProcess.FreePort();
+        await using var h = EngineHarness.Create(o => o with { MaxConnectionsPerDestination = 3, FirstRetryInterval = TimeSpan.FromHours(1), DestinationBackoff = TimeSpan.FromSeconds(1), MaxDestinationBackoff = TimeSpan.FromSeconds(1) });
+        h.Directory.AddRelay("customer.test", new RelayHost("127.0.0.1", port));
+        for (var i = 0; i < 10; i++)
+        {
+            await h.EnqueueAsync("alice@sender.test", $"u{i}@customer.test", "relay:customer.test", EngineHarness.Message($"waiting {i}"));
+        }
+
+        h.Engine.Start();
+        await h.WaitForResultsAsync(10, "every first attempt");
+        var queued = await h.Queue.ListAsync(new QueueQuery(Limit: 100), CancellationToken.None);
+        Assert.Contains(queued.Messages.SelectMany(m => m.Recipients), r => r.NextAttemptAt > DateTimeOffset.UtcNow + TimeSpan.FromMinutes(30)); // own retries are far off
+
+        await using var sink = await SmtpSink.StartOnPortAsync(port);
+        await EngineHarness.WaitUntilAsync(async () => await h.QueuedAsync() == 0, "the probe to find the server and the backlog to follow", 20);
+        Assert.Equal(10, (await sink.DumpsAsync(10)).Count);
+    }
+
+    [Fact]
     public async Task Encrypt_towards_a_plaintext_only_server_defers_and_sends_nothing()
     {
         await using var sink = await SmtpSink.StartAsync();
