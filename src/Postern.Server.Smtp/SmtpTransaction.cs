@@ -9,6 +9,7 @@ using Postern.Core.Storage.Blobs;
 using Postern.Core.Storage.MessageLog;
 using Postern.Core.Storage.Queue;
 using Postern.Core.Tenants;
+using Postern.Delivery.Bounces;
 using Postern.Delivery.Dsn;
 using Postern.Delivery.Srs;
 using Postern.Mailboxes;
@@ -478,7 +479,7 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
         var accepted = replies.FirstOrDefault(r => r.IsPositive);
         if (accepted is not null && replies.Any(r => !r.IsPositive))
         {
-            await BounceRefusedAsync(blob, replies, cancellationToken).ConfigureAwait(false);
+            await BounceRefusedAsync(queueId, blob, replies, cancellationToken).ConfigureAwait(false);
         }
 
         return [accepted ?? replies.FirstOrDefault() ?? SmtpReplies.LocalError];
@@ -489,7 +490,7 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
     /// others (a mailbox full at the end of DATA, a domain size limit). Never for the null sender, never for
     /// NOTIFY=NEVER; temporary refusals are reported as failures too, since nobody will retry them.
     /// </summary>
-    private async Task BounceRefusedAsync(BlobInfo blob, List<SmtpReply> replies, CancellationToken cancellationToken)
+    private async Task BounceRefusedAsync(string queueId, BlobInfo blob, List<SmtpReply> replies, CancellationToken cancellationToken)
     {
         var sender = _from?.Address ?? string.Empty;
         var failed = new List<DsnRecipient>();
@@ -520,40 +521,11 @@ internal sealed partial class SmtpTransaction : ISmtpSessionHandler
             return;
         }
 
-        const int Limit = 1024 * 1024;
-        var full = _mail?.Return == Protocols.Smtp.DsnReturn.Full && blob.Length <= Limit;
-        byte[] original;
-        await using (var content = await _services.Blobs.OpenReadAsync(blob.Id, 0, full ? blob.Length : Math.Min(blob.Length, 256 * 1024), cancellationToken).ConfigureAwait(false))
-        using (var copy = new MemoryStream())
-        {
-            if (content is not null)
-            {
-                await content.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
-            }
-
-            original = copy.ToArray();
-        }
-
-        var dsn = DeliveryStatusNotification.Build(new DsnReport
-        {
-            ReportingMta = Policy.Hostname,
-            EnvelopeSender = sender,
-            EnvelopeId = _mail?.EnvelopeId,
-            ArrivalDate = _services.Time.GetUtcNow(),
-            SmtpUtf8 = _mail?.SmtpUtf8 ?? false,
-            Return = full ? Core.Storage.Queue.DsnReturn.Full : Core.Storage.Queue.DsnReturn.Headers,
-            OriginalMessage = original,
-            Recipients = failed,
-        });
-        if (dsn is null || !EmailAddress.TryParse(sender, out var to, out _))
-        {
-            return;
-        }
-
-        using var stream = new MemoryStream(dsn);
-        var dsnBlob = await _services.Blobs.WriteAsync(stream, cancellationToken).ConfigureAwait(false);
-        await _services.Queue.EnqueueAsync(new NewQueuedMessage(string.Empty, [new NewQueueRecipient(to!.ToString(), to.Domain.Ascii)], dsnBlob.Id, dsnBlob.Length,
-            SmtpUtf8: _mail?.SmtpUtf8 ?? false), cancellationToken).ConfigureAwait(false);
+        // The original is not in the queue: it is described to the DSN builder as if it were, under its SMTP id.
+        var original = new QueuedMessage(queueId, sender, blob.Id, blob.Length, _mail?.EnvelopeId,
+            ToQueueReturn(_mail?.Return ?? Protocols.Smtp.DsnReturn.Unspecified), _mail?.RequireTls ?? false, _mail?.SmtpUtf8 ?? false, _services.Time.GetUtcNow(), []);
+        await new BounceSender(_services.Queue, _services.Blobs, new BounceOptions { ReportingMta = Policy.Hostname })
+            .SendAsync(original, failed, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<SaslResult> AuthenticateAsync(string mechanism, string authorizationId, string user, string password, CancellationToken cancellationToken)

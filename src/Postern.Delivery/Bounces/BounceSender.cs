@@ -1,6 +1,7 @@
 using Postern.Core.Storage.Blobs;
 using Postern.Core.Storage.Queue;
 using Postern.Delivery.Dsn;
+using Postern.Primitives;
 
 namespace Postern.Delivery.Bounces;
 
@@ -34,8 +35,7 @@ public sealed class BounceSender(IQueueStore queue, IBlobStore blobs, BounceOpti
         ArgumentNullException.ThrowIfNull(original);
         ArgumentNullException.ThrowIfNull(recipients);
         var sender = original.ReversePath;
-        var at = sender.LastIndexOf('@');
-        if (sender.Length == 0 || recipients.Count == 0 || at <= 0 || at == sender.Length - 1)
+        if (sender.Length == 0 || recipients.Count == 0 || !EmailAddress.TryParse(sender, out var to, out _))
         {
             return null;
         }
@@ -63,9 +63,9 @@ public sealed class BounceSender(IQueueStore queue, IBlobStore blobs, BounceOpti
 
         using var stream = new MemoryStream(dsn, writable: false);
         var blob = await _blobs.WriteAsync(stream, cancellationToken).ConfigureAwait(false);
-        var domain = sender[(at + 1)..].ToLowerInvariant();
+        // The destination is the sender's domain in A-labels, as for every queued recipient.
         return await _queue.EnqueueAsync(
-            new NewQueuedMessage(string.Empty, [new NewQueueRecipient(sender, domain, DsnNotify.Never)], blob.Id, blob.Length, SmtpUtf8: original.SmtpUtf8),
+            new NewQueuedMessage(string.Empty, [new NewQueueRecipient(to!.ToString(), to.Domain.Ascii, DsnNotify.Never)], blob.Id, blob.Length, SmtpUtf8: original.SmtpUtf8),
             cancellationToken).ConfigureAwait(false);
     }
 

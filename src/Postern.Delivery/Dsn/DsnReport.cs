@@ -54,6 +54,20 @@ public sealed record DsnRecipient
 
     /// <summary>For <see cref="DsnAction.Delayed"/>: when the queue gives up.</summary>
     public DateTimeOffset? WillRetryUntil { get; init; }
+
+    /// <summary>A queued recipient's addresses (RCPT TO and ORCPT) with the action; the caller adds status and diagnostic.</summary>
+    public static DsnRecipient FromQueued(Core.Storage.Queue.QueuedRecipient recipient, DsnAction action)
+    {
+        ArgumentNullException.ThrowIfNull(recipient);
+        var original = recipient.OriginalRecipientParts;
+        return new DsnRecipient
+        {
+            FinalRecipient = recipient.Address,
+            OriginalRecipient = original?.Address,
+            OriginalRecipientType = original?.Type ?? "rfc822",
+            Action = action,
+        };
+    }
 }
 
 /// <summary>Everything a delivery status notification says about one queued message.</summary>

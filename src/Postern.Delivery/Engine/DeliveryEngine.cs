@@ -367,8 +367,7 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
         var attempts = claim.Recipients.Select((r, i) =>
         {
             var o = outcomes[i];
-            var reply = SmtpReplyText.Parse(o.Reply);
-            return new RecipientAttempt(r, o.Delivered ? AttemptOutcome.Delivered : o.Permanent ? AttemptOutcome.Failed : AttemptOutcome.Deferred, reply, "local: " + o.Reply, _options.Hostname, false);
+            return new RecipientAttempt(r, o.Delivered ? AttemptOutcome.Delivered : o.Permanent ? AttemptOutcome.Failed : AttemptOutcome.Deferred, o.Reply, "local: " + Text(o.Reply), _options.Hostname, false);
         }).ToList();
         await RecordAsync(claim, plan, attempts, null, cancellationToken).ConfigureAwait(false);
     }
@@ -590,29 +589,15 @@ public sealed partial class DeliveryEngine : IAsyncDisposable
 
     private static bool WantsDelay(DsnNotify notify) => notify == DsnNotify.None || notify.HasFlag(DsnNotify.Delay);
 
-    private DsnRecipient Dsn(RecipientAttempt a, DsnAction action, DateTimeOffset now)
-    {
-        string? orcpt = null;
-        var orcptType = "rfc822";
-        if (a.Recipient.OriginalRecipient is { } field && field.IndexOf(';', StringComparison.Ordinal) is var semi and > 0)
+    private static DsnRecipient Dsn(RecipientAttempt a, DsnAction action, DateTimeOffset now) =>
+        DsnRecipient.FromQueued(a.Recipient, action) with
         {
-            orcptType = field[..semi];
-            orcpt = field[(semi + 1)..];
-        }
-
-        return new DsnRecipient
-        {
-            FinalRecipient = a.Recipient.Address,
-            OriginalRecipient = orcpt,
-            OriginalRecipientType = orcptType,
-            Action = action,
             Status = a.FromServer ? null : a.Reply.Status,
             RemoteReply = a.FromServer ? a.Reply : null,
             RemoteMta = a.RemoteMta,
             Diagnostic = a.FromServer ? null : a.Detail,
             LastAttemptDate = now,
         };
-    }
 
     public async ValueTask DisposeAsync()
     {
@@ -697,25 +682,5 @@ public static class RetrySchedule
         var n = Math.Clamp(attempt, 1, 30);
         var ticks = first.Ticks * Math.Pow(2, n - 1);
         return ticks >= max.Ticks ? max : TimeSpan.FromTicks((long)ticks);
-    }
-}
-
-/// <summary>Reads "550 5.1.1 text" into a reply.</summary>
-internal static class SmtpReplyText
-{
-    public static SmtpReply Parse(string text)
-    {
-        var code = text.Length >= 3 && int.TryParse(text.AsSpan(0, 3), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var c) && c is >= 200 and < 600 ? c : 451;
-        var rest = text.Length > 4 ? text[4..] : string.Empty;
-        EnhancedStatusCode? status = null;
-        var space = rest.IndexOf(' ', StringComparison.Ordinal);
-        var first = space < 0 ? rest : rest[..space];
-        if (EnhancedStatusCode.TryParse(first, out var parsed))
-        {
-            status = parsed;
-            rest = space < 0 ? string.Empty : rest[(space + 1)..];
-        }
-
-        return new SmtpReply(code, status, rest.Length == 0 ? "local delivery" : rest);
     }
 }

@@ -119,7 +119,7 @@ public sealed class DeliveryRouter(DeliveryOptions options, IDnsResolver dns, ID
         var hosts = ShuffleWithinRank(own.RelayHosts, h => h.Priority)
             .Select(h => new RouteHost(h.Host, h.Port, Literal(h.Host), Configured: true))
             .ToList();
-        var tls = own.Settings.TlsPolicy is { } level ? new AdminTlsPolicy(ParseLevel(level), own.Settings.TlsMatchNames.Count > 0 ? own.Settings.TlsMatchNames : null) : null;
+        var tls = own.Settings.TlsPolicy is { } level ? new AdminTlsPolicy(AdminTlsPolicy.ParseLevel(level) ?? AdminTlsLevel.May, own.Settings.TlsMatchNames.Count > 0 ? own.Settings.TlsMatchNames : null) : null;
         return new RoutePlan { Kind = RouteKind.Relay, Domain = domain, Hosts = hosts, MxAuthenticated = true, AdminTls = tls, Own = own };
     }
 
@@ -224,39 +224,28 @@ public sealed class DeliveryRouter(DeliveryOptions options, IDnsResolver dns, ID
         return list.Distinct().ToList();
     }
 
-    private NextHop? FindTransport(string domain)
+    private NextHop? FindTransport(string domain) =>
+        FindForDomain(options.Transports, domain) ?? (options.Transports.TryGetValue("*", out var any) ? any : null);
+
+    private AdminTlsPolicy? FindTlsPolicy(string domain) => FindForDomain(options.TlsPolicies, domain);
+
+    /// <summary>The entry for the domain itself, else for the nearest parent written as <c>.parent</c>.</summary>
+    private static T? FindForDomain<T>(IReadOnlyDictionary<string, T> map, string domain)
+        where T : class
     {
-        if (options.Transports.Count == 0)
+        if (map.Count == 0)
         {
             return null;
         }
 
-        if (options.Transports.TryGetValue(domain, out var exact))
+        if (map.TryGetValue(domain, out var exact))
         {
             return exact;
         }
 
         for (var dot = domain.IndexOf('.', StringComparison.Ordinal); dot >= 0; dot = domain.IndexOf('.', dot + 1))
         {
-            if (options.Transports.TryGetValue(domain[dot..], out var parent))
-            {
-                return parent;
-            }
-        }
-
-        return options.Transports.TryGetValue("*", out var any) ? any : null;
-    }
-
-    private AdminTlsPolicy? FindTlsPolicy(string domain)
-    {
-        if (options.TlsPolicies.TryGetValue(domain, out var exact))
-        {
-            return exact;
-        }
-
-        for (var dot = domain.IndexOf('.', StringComparison.Ordinal); dot >= 0; dot = domain.IndexOf('.', dot + 1))
-        {
-            if (options.TlsPolicies.TryGetValue(domain[dot..], out var parent))
+            if (map.TryGetValue(domain[dot..], out var parent))
             {
                 return parent;
             }
@@ -296,14 +285,6 @@ public sealed class DeliveryRouter(DeliveryOptions options, IDnsResolver dns, ID
 
         return IPAddress.TryParse(text, out var address) && (text.Contains(':', StringComparison.Ordinal) || text.Count(c => c == '.') == 3) ? [address] : null;
     }
-
-    internal static AdminTlsLevel ParseLevel(string level) => level.ToLowerInvariant() switch
-    {
-        "none" => AdminTlsLevel.None,
-        "encrypt" => AdminTlsLevel.Encrypt,
-        "verify" => AdminTlsLevel.Verify,
-        _ => AdminTlsLevel.May,
-    };
 
     private static RoutePlan Fail(RouteKind kind, string domain, SmtpReply reply, string detail) =>
         new() { Kind = kind, Domain = domain, Failure = reply, FailureDetail = detail };

@@ -1,5 +1,6 @@
 using Postern.Core.Storage.Queue;
 using Postern.Core.Tenants;
+using Postern.Protocols.Smtp;
 
 namespace Postern.Delivery.Engine;
 
@@ -18,11 +19,13 @@ public interface IDeliveryDirectory
     ValueTask<OwnDomain?> FindDomainAsync(string domain, CancellationToken cancellationToken);
 }
 
-/// <summary>One recipient's result of a local delivery.</summary>
-/// <param name="Delivered">Stored (or passed on to its targets).</param>
-/// <param name="Permanent">When not delivered: true for a permanent failure (unknown user), false to retry (mailbox full, disk).</param>
-/// <param name="Reply">What happened, as an SMTP reply text (e.g. <c>550 5.1.1 no such user</c>).</param>
-public sealed record LocalOutcome(bool Delivered, bool Permanent, string Reply);
+/// <summary>One recipient's result of a local delivery, as the reply an SMTP server would have given (2xx stored, 4xx retry, 5xx bounce).</summary>
+public sealed record LocalOutcome(SmtpReply Reply)
+{
+    public bool Delivered => Reply.IsPositive;
+
+    public bool Permanent => Reply.IsPermanentFailure;
+}
 
 /// <summary>Delivers queued mail into Postern's own mailboxes (a bounce to a local sender, mail for a hosted domain that was queued).</summary>
 public interface ILocalTransport

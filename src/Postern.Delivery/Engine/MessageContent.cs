@@ -100,10 +100,16 @@ internal sealed class MessageContent
             return (SmtpMessageContent.FromBytes(_signed.Value, _body), null);
         }
 
+        var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
+        return (SmtpMessageContent.FromStream(stream, _body, Length), stream);
+    }
+
+    /// <summary>The trace fields, then the body as stored.</summary>
+    private async Task<PrefixedStream> OpenStreamAsync(CancellationToken cancellationToken)
+    {
         var body = await _blobs.OpenReadAsync(_message.Blob, cancellationToken).ConfigureAwait(false)
             ?? throw new IOException($"The body of queued message {_message.QueueId} is gone from the store.");
-        var stream = new PrefixedStream(_message.Trace, body);
-        return (SmtpMessageContent.FromStream(stream, _body, Length), stream);
+        return new PrefixedStream(_message.Trace, body);
     }
 
     /// <summary>Converts to 7-bit (quoted-printable) for a peer without 8BITMIME; null with the reason when it cannot be done.</summary>
@@ -121,15 +127,9 @@ internal sealed class MessageContent
         }
         else
         {
-            var (content, owned) = await OpenAsync(false, cancellationToken).ConfigureAwait(false);
-            _ = content;
+            await using var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
             using var copy = new MemoryStream();
-            if (owned is PrefixedStream stream)
-            {
-                await stream.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
-                await stream.DisposeAsync().ConfigureAwait(false);
-            }
-
+            await stream.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
             bytes = copy.ToArray();
         }
 

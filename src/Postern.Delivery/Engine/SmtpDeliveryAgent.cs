@@ -454,23 +454,12 @@ public sealed class SmtpDeliveryAgent : IAsyncDisposable
         return new ClaimAttempt(list, false, null);
     }
 
-    private static SmtpRecipient ToSmtpRecipient(QueuedRecipient r)
+    private static SmtpRecipient ToSmtpRecipient(QueuedRecipient r) => new(r.Address)
     {
-        string? orcptType = null;
-        string? orcpt = null;
-        if (r.OriginalRecipient is { } field && field.IndexOf(';', StringComparison.Ordinal) is var semi and > 0)
-        {
-            orcptType = field[..semi];
-            orcpt = field[(semi + 1)..];
-        }
-
-        return new SmtpRecipient(r.Address)
-        {
-            Notify = ToNotify(r.Notify),
-            OriginalRecipient = orcpt,
-            OriginalRecipientType = orcptType ?? "rfc822",
-        };
-    }
+        Notify = ToNotify(r.Notify),
+        OriginalRecipient = r.OriginalRecipientParts?.Address,
+        OriginalRecipientType = r.OriginalRecipientParts?.Type ?? "rfc822",
+    };
 
     private static Protocols.Smtp.DsnNotify ToNotify(Core.Storage.Queue.DsnNotify notify)
     {

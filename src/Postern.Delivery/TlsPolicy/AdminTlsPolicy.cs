@@ -28,6 +28,16 @@ public sealed record AdminTlsPolicy(AdminTlsLevel Level, IReadOnlyList<string>? 
     /// <summary>The policy used when the admin set none: opportunistic TLS.</summary>
     public static AdminTlsPolicy Default { get; } = new(AdminTlsLevel.May);
 
+    /// <summary>Reads a level as configured or stored: <c>none</c>, <c>may</c>, <c>encrypt</c>, <c>verify</c> (any case); null otherwise.</summary>
+    public static AdminTlsLevel? ParseLevel(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        "none" => AdminTlsLevel.None,
+        "may" => AdminTlsLevel.May,
+        "encrypt" => AdminTlsLevel.Encrypt,
+        "verify" => AdminTlsLevel.Verify,
+        _ => null,
+    };
+
     /// <summary>Maps the admin level onto the level scale.</summary>
     internal TlsLevel TlsLevel => Level switch
     {

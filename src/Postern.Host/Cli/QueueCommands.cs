@@ -445,28 +445,13 @@ internal static class QueueCommands
         return new DeletedModel(message.QueueId, message.ReversePath, deleted, waiting.Count, bounceId, bounced, noBounce);
     }
 
-    private static DsnRecipient ToDsn(QueuedRecipient r, IReadOnlyList<DeliveryAttemptRecord> history)
-    {
-        string? orcpt = null;
-        var orcptType = "rfc822";
-        if (r.OriginalRecipient is { } o)
+    private static DsnRecipient ToDsn(QueuedRecipient r, IReadOnlyList<DeliveryAttemptRecord> history) =>
+        DsnRecipient.FromQueued(r, DsnAction.Failed) with
         {
-            var semi = o.IndexOf(';', StringComparison.Ordinal);
-            (orcptType, orcpt) = semi > 0 ? (o[..semi].Trim(), o[(semi + 1)..].Trim()) : ("rfc822", o.Trim());
-        }
-
-        var last = history.LastOrDefault(h => h.RecipientId == r.RecipientId);
-        return new DsnRecipient
-        {
-            FinalRecipient = r.Address,
-            OriginalRecipient = orcpt,
-            OriginalRecipientType = orcptType,
-            Action = DsnAction.Failed,
             Status = DeletedStatus,
             Diagnostic = DeletedDiagnostic,
-            LastAttemptDate = last?.Time,
+            LastAttemptDate = history.LastOrDefault(h => h.RecipientId == r.RecipientId)?.Time,
         };
-    }
 
     /// <summary>Every message matching <paramref name="query"/>, page by page.</summary>
     private static async IAsyncEnumerable<QueuedMessage> AllAsync(IQueueStore queue, QueueQuery query, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)

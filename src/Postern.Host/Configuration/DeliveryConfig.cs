@@ -107,7 +107,7 @@ public sealed class DeliveryConfig
             problems.Add($"Delivery:Smarthost: '{s}' is not host[:port]");
         }
 
-        if (d.SmarthostTls is { } st && ParseLevel(st) is null)
+        if (d.SmarthostTls is { } st && AdminTlsPolicy.ParseLevel(st) is null)
         {
             problems.Add($"Delivery:SmarthostTls: '{st}' is not one of none, may, encrypt, verify");
         }
@@ -122,7 +122,7 @@ public sealed class DeliveryConfig
 
         foreach (var (domain, level) in d.TlsPolicies)
         {
-            if (ParseLevel(level) is null)
+            if (AdminTlsPolicy.ParseLevel(level) is null)
             {
                 problems.Add($"Delivery:TlsPolicies:{domain}: '{level}' is not one of none, may, encrypt, verify");
             }
@@ -145,15 +145,6 @@ public sealed class DeliveryConfig
         "ipv4-first" => Postern.Delivery.Engine.IpPreference.Ipv4First,
         "ipv4-only" => Postern.Delivery.Engine.IpPreference.Ipv4Only,
         "ipv6-only" => Postern.Delivery.Engine.IpPreference.Ipv6Only,
-        _ => null,
-    };
-
-    internal static AdminTlsLevel? ParseLevel(string text) => text.ToLowerInvariant() switch
-    {
-        "none" => AdminTlsLevel.None,
-        "may" => AdminTlsLevel.May,
-        "encrypt" => AdminTlsLevel.Encrypt,
-        "verify" => AdminTlsLevel.Verify,
         _ => null,
     };
 

@@ -5,6 +5,7 @@ using Postern.Core.Tenants;
 using Postern.Delivery.Engine;
 using Postern.Mailboxes;
 using Postern.Primitives;
+using Postern.Protocols.Smtp;
 
 namespace Postern.Host.Server;
 
@@ -56,7 +57,7 @@ internal sealed class MailboxTransport(LocalDeliveryService delivery, IQueueStor
         {
             if (!EmailAddress.TryParse(r.Address, out var address, out _))
             {
-                outcomes.Add(new LocalOutcome(false, true, "553 5.1.3 bad recipient address"));
+                outcomes.Add(new LocalOutcome(new SmtpReply(553, new EnhancedStatusCode(5, 1, 3), "bad recipient address")));
                 continue;
             }
 
@@ -64,12 +65,12 @@ internal sealed class MailboxTransport(LocalDeliveryService delivery, IQueueStor
             onward.AddRange(result.QueueRecipients(r.Notify, r.OriginalRecipient));
             outcomes.Add(result.Status switch
             {
-                LocalDeliveryStatus.Delivered => new LocalOutcome(true, false, $"250 2.0.0 delivered on {hostname}"),
-                LocalDeliveryStatus.UnknownRecipient => new LocalOutcome(false, true, "550 5.1.1 no such mailbox"),
-                LocalDeliveryStatus.AccountDisabled => new LocalOutcome(false, true, "550 5.2.1 mailbox disabled"),
-                LocalDeliveryStatus.OverQuota => new LocalOutcome(false, false, "452 4.2.2 mailbox full"),
-                LocalDeliveryStatus.StorageFull => new LocalOutcome(false, false, "452 4.3.1 insufficient system storage"),
-                _ => new LocalOutcome(false, false, "451 4.3.0 " + result.Detail),
+                LocalDeliveryStatus.Delivered => new LocalOutcome(new SmtpReply(250, new EnhancedStatusCode(2, 0, 0), $"delivered on {hostname}")),
+                LocalDeliveryStatus.UnknownRecipient => new LocalOutcome(new SmtpReply(550, new EnhancedStatusCode(5, 1, 1), "no such mailbox")),
+                LocalDeliveryStatus.AccountDisabled => new LocalOutcome(new SmtpReply(550, new EnhancedStatusCode(5, 2, 1), "mailbox disabled")),
+                LocalDeliveryStatus.OverQuota => new LocalOutcome(new SmtpReply(452, new EnhancedStatusCode(4, 2, 2), "mailbox full")),
+                LocalDeliveryStatus.StorageFull => new LocalOutcome(new SmtpReply(452, new EnhancedStatusCode(4, 3, 1), "insufficient system storage")),
+                _ => new LocalOutcome(new SmtpReply(451, new EnhancedStatusCode(4, 3, 0), result.Detail)),
             });
         }
 

@@ -491,7 +491,7 @@ public sealed partial class PosternServer : IAsyncDisposable
             roots.ImportFromPemFile(rootsFile);
         }
 
-        var smarthostTls = d.SmarthostTls is { } st ? DeliveryConfig.ParseLevel(st) : d.SmarthostUser is not null ? Delivery.TlsPolicy.AdminTlsLevel.Encrypt : null;
+        var smarthostTls = d.SmarthostTls is { } st ? Delivery.TlsPolicy.AdminTlsPolicy.ParseLevel(st) : d.SmarthostUser is not null ? Delivery.TlsPolicy.AdminTlsLevel.Encrypt : null;
         var options = new Delivery.Engine.DeliveryOptions
         {
             Hostname = _config.Hostname,
@@ -512,7 +512,7 @@ public sealed partial class PosternServer : IAsyncDisposable
             SourceAddressV6 = d.SourceAddressV6 is { } v6 ? IPAddress.Parse(v6) : null,
             Smarthost = d.Smarthost is { } sh ? DeliveryConfig.ParseHop(sh, smarthostTls, d.SmarthostUser, d.SmarthostPassword) : null,
             Transports = d.Transports.ToDictionary(t => t.Key.ToLowerInvariant(), t => DeliveryConfig.ParseHop(t.Value, null)!, StringComparer.OrdinalIgnoreCase),
-            TlsPolicies = d.TlsPolicies.ToDictionary(t => t.Key.ToLowerInvariant(), t => new Delivery.TlsPolicy.AdminTlsPolicy(DeliveryConfig.ParseLevel(t.Value)!.Value), StringComparer.OrdinalIgnoreCase),
+            TlsPolicies = d.TlsPolicies.ToDictionary(t => t.Key.ToLowerInvariant(), t => new Delivery.TlsPolicy.AdminTlsPolicy(Delivery.TlsPolicy.AdminTlsPolicy.ParseLevel(t.Value)!.Value), StringComparer.OrdinalIgnoreCase),
             MtaSts = d.MtaSts,
             Dane = d.Dane,
             MxPortOverride = d.MxPortOverride,

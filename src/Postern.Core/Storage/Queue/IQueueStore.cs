@@ -78,6 +78,21 @@ public sealed record QueuedRecipient(
 
     /// <summary>The domain of <see cref="Address"/> (after the last '@').</summary>
     public string Domain => Address[(Address.LastIndexOf('@') + 1)..];
+
+    /// <summary><see cref="OriginalRecipient"/> split into its addr-type and address (rfc822 when no type is written), or null.</summary>
+    public (string Type, string Address)? OriginalRecipientParts
+    {
+        get
+        {
+            if (OriginalRecipient is not { } orcpt)
+            {
+                return null;
+            }
+
+            var semi = orcpt.IndexOf(';', StringComparison.Ordinal);
+            return semi > 0 ? (orcpt[..semi].Trim(), orcpt[(semi + 1)..].Trim()) : ("rfc822", orcpt.Trim());
+        }
+    }
 }
 
 /// <summary>A queued message with all its recipients.</summary>
