@@ -51,7 +51,7 @@ internal sealed class PosternProcess : IDisposable
         info.Environment["DOTNET_NOLOGO"] = "1";
 
         // Tests run in parallel: every listener this build serves binds a free port unless a test says otherwise.
-        foreach (var listener in new[] { "SMTP", "SUBMISSION", "SUBMISSIONS", "LMTP", "HTTPS" })
+        foreach (var listener in new[] { "SMTP", "SUBMISSION", "SUBMISSIONS", "LMTP", "IMAP", "IMAPS", "HTTPS" })
         {
             info.Environment[$"POSTERN__LISTENERS__{listener}__PORT"] = "0";
         }

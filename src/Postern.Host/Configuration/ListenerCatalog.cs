@@ -28,7 +28,7 @@ public static class ListenerCatalog
     ];
 
     /// <summary>Listeners whose protocol this build serves; the others are reported as not available yet.</summary>
-    public static IReadOnlySet<string> Implemented { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "https", "smtp", "submission", "submissions", "lmtp" };
+    public static IReadOnlySet<string> Implemented { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "https", "smtp", "submission", "submissions", "lmtp", "imap", "imaps" };
 
     public static KnownListener? Find(string name) => All.FirstOrDefault(l => l.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
 }

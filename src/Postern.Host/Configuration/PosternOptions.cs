@@ -18,6 +18,8 @@ public sealed class PosternOptions
 
     public SmtpOptions Smtp { get; set; } = new();
 
+    public ImapOptions Imap { get; set; } = new();
+
     public SecurityOptions Security { get; set; } = new();
 
     public DnsOptions Dns { get; set; } = new();

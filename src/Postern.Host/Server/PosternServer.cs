@@ -51,6 +51,8 @@ public sealed partial class PosternServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task? _maintenanceLoop;
     private ListenerHost? _smtp;
+    private ListenerHost? _imap;
+    private AuthGuard? _authGuard;
     private MessageLogWriter? _messageLog;
     private Dns.DnsStubResolver? _dns;
     private Delivery.Engine.DeliveryEngine? _delivery;
@@ -108,6 +110,7 @@ public sealed partial class PosternServer : IAsyncDisposable
         }
 
         _smtp = await StartSmtpAsync(directory, cancellationToken).ConfigureAwait(false);
+        _imap = await StartImapAsync(cancellationToken).ConfigureAwait(false);
         if (_config.Options.Delivery.Enabled)
         {
             _delivery = StartDelivery(folder);
@@ -141,6 +144,12 @@ public sealed partial class PosternServer : IAsyncDisposable
         if (_smtp is not null)
         {
             var result = await _smtp.StopAsync(_config.Options.Server.ShutdownTimeout, CancellationToken.None).ConfigureAwait(false);
+            LogSessionsStopped(logger, result.Finished, result.ToldToGo, result.Aborted);
+        }
+
+        if (_imap is not null)
+        {
+            var result = await _imap.StopAsync(_config.Options.Server.ShutdownTimeout, CancellationToken.None).ConfigureAwait(false);
             LogSessionsStopped(logger, result.Finished, result.ToldToGo, result.Aborted);
         }
 
@@ -221,6 +230,11 @@ public sealed partial class PosternServer : IAsyncDisposable
         if (_smtp is not null)
         {
             await _smtp.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_imap is not null)
+        {
+            await _imap.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_delivery is not null)
@@ -405,14 +419,7 @@ public sealed partial class PosternServer : IAsyncDisposable
                 MaxSessionTime = options.Smtp.MaxSessionTime,
                 MasterUsers = new HashSet<string>(options.Smtp.MasterUsers, StringComparer.OrdinalIgnoreCase),
             },
-            AuthGuard = options.Security.AuthProtection ? new AuthGuard(mail.KeyValue, new AuthProtectionOptions
-            {
-                IpMaxFailures = options.Security.AuthMaxFailuresPerIp,
-                IpFailureWindow = options.Security.AuthFailureWindow,
-                IpLockoutBase = options.Security.AuthLockout,
-                AccountMaxFailures = options.Security.AuthMaxFailuresPerAccount,
-                TrustedNetworks = options.Smtp.TrustedNetworks,
-            }, TimeProvider.System, _loggerFactory!.CreateLogger<AuthGuard>()) : null,
+            AuthGuard = SharedAuthGuard(),
             RateLimits = options.Security.RateLimits ? new RateLimiter(mail.KeyValue, new RateLimitOptions
             {
                 ConnectionsPerIpPerMinute = options.Security.ConnectionsPerIpPerMinute,
@@ -462,6 +469,87 @@ public sealed partial class PosternServer : IAsyncDisposable
             };
             listeners.Add(new ListenerService(listenerOptions, new SmtpConnectionHandler(kind, sessionOptions, services, logger),
                 tls == TlsMode.None ? null : _certificates!.Selector, _loggerFactory.CreateLogger("Postern.Listener")));
+        }
+
+        var host = new ListenerHost(listeners);
+        try
+        {
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ListenerBindException e)
+        {
+            await host.DisposeAsync().ConfigureAwait(false);
+            throw new ConfigurationException([e.Message]);
+        }
+
+        return host;
+    }
+
+    /// <summary>The AUTH brute-force guard, one for SMTP, IMAP and POP3 so failures on one count for all.</summary>
+    private AuthGuard? SharedAuthGuard()
+    {
+        var options = _config.Options;
+        if (!options.Security.AuthProtection)
+        {
+            return null;
+        }
+
+        return _authGuard ??= new AuthGuard(_storage!.Mail.KeyValue, new AuthProtectionOptions
+        {
+            IpMaxFailures = options.Security.AuthMaxFailuresPerIp,
+            IpFailureWindow = options.Security.AuthFailureWindow,
+            IpLockoutBase = options.Security.AuthLockout,
+            AccountMaxFailures = options.Security.AuthMaxFailuresPerAccount,
+            TrustedNetworks = options.Smtp.TrustedNetworks,
+        }, TimeProvider.System, _loggerFactory!.CreateLogger<AuthGuard>());
+    }
+
+    private async Task<ListenerHost?> StartImapAsync(CancellationToken cancellationToken)
+    {
+        var kinds = new Dictionary<string, TlsMode>(StringComparer.Ordinal) { ["imap"] = TlsMode.StartTls, ["imaps"] = TlsMode.Implicit };
+        var enabled = _config.Listeners.Where(l => l.Enabled && kinds.ContainsKey(l.Known.Name)).ToList();
+        if (enabled.Count == 0)
+        {
+            return null;
+        }
+
+        var mail = _storage!.Mail;
+        var options = _config.Options;
+        var imap = options.Imap;
+        var services = new Postern.Server.Imap.ImapServices(
+            new Authenticator(_storage.Directory, new PasswordHasherAdapter(PasswordHasher.Default)), _storage.Directory, mail.Mailboxes, mail.Blobs, TimeProvider.System)
+        {
+            Policy = new Postern.Server.Imap.ImapPolicy
+            {
+                Hostname = _config.Hostname,
+                AllowPlaintextAuth = imap.AllowPlaintextAuth,
+                TrustedNetworks = imap.SecureNetworks.Select(n => IPNetwork.Parse(n)).ToList(),
+                IdleTimeout = imap.IdleTimeout,
+                PreAuthIdleTimeout = imap.PreAuthIdleTimeout,
+                MaxConnectionsPerAccount = imap.MaxConnectionsPerAccount,
+                MasterUsers = new HashSet<string>(imap.MasterUsers, StringComparer.OrdinalIgnoreCase),
+                Limits = new Protocols.Imap.ImapLimits { MaxLiteralSize = imap.MaxMessageSize, MaxLineLength = imap.MaxLineLength },
+            },
+            AuthGuard = SharedAuthGuard(),
+        };
+        var logger = _loggerFactory!.CreateLogger("Postern.Imap");
+        var listeners = new List<ListenerService>();
+        foreach (var l in enabled)
+        {
+            var tls = kinds[l.Known.Name];
+            var listenerOptions = new ListenerOptions(l.Known.Name)
+            {
+                EndPoints = [new IPEndPoint(l.Address, l.Port)],
+                UnixSocketPath = l.Config.UnixSocket is { } socketPath ? Path.GetFullPath(socketPath) : null,
+                UnixSocketMode = (UnixFileMode)Convert.ToInt32(l.Config.UnixSocketMode, 8),
+                Tls = tls,
+                ProxyProtocolTrustedNetworks = l.Config.ProxyProtocolFrom.Select(n => IPNetwork.Parse(n)).ToList(),
+                MaxConnections = l.Config.MaxConnections,
+                MaxConnectionsPerAddress = l.Config.MaxConnectionsPerIp,
+                TlsHandshakeTimeout = options.Tls.HandshakeTimeout,
+            };
+            listeners.Add(new ListenerService(listenerOptions, new Postern.Server.Imap.ImapConnectionHandler(services, logger), _certificates!.Selector,
+                _loggerFactory.CreateLogger("Postern.Listener")));
         }
 
         var host = new ListenerHost(listeners);
@@ -559,7 +647,7 @@ public sealed partial class PosternServer : IAsyncDisposable
         o.WriteLine($"tls: {_certificates!.Description}");
         foreach (var (l, status) in listeners)
         {
-            var bound = _smtp?.Listeners.FirstOrDefault(s => s.Options.Name == l.Known.Name)?.EndPoints.FirstOrDefault();
+            var bound = (_smtp?.Listeners ?? []).Concat(_imap?.Listeners ?? []).FirstOrDefault(s => s.Options.Name == l.Known.Name)?.EndPoints.FirstOrDefault();
             var endpoint = l.Known.Name == "https" && _web is not null && status == "ready" ? BoundEndpoint(_web)
                 : bound is not null ? FormatEndpoint(bound.Address, bound.Port)
                 : FormatEndpoint(l.Address, l.Port);

@@ -46,7 +46,7 @@ internal sealed class SmtpTestBed : IDisposable
         [
             "run", "--data", _data.Path, "--set", "Server:AllowRoot=true", "--set", "Server:Hostname=mx.example.test",
             "--set", "Listeners:https:Port=0", "--set", "Listeners:smtp:Port=0", "--set", "Listeners:submission:Port=0",
-            "--set", "Listeners:submissions:Port=0", "--set", "Listeners:lmtp:Port=0", "--set", "Server:Ports=quickstart", .. extra,
+            "--set", "Listeners:submissions:Port=0", "--set", "Listeners:lmtp:Port=0", "--set", "Listeners:imap:Port=0", "--set", "Listeners:imaps:Port=0", "--set", "Server:Ports=quickstart", .. extra,
         ]);
         _servers.Add(server);
         await server.WaitReadyAsync();

@@ -1,0 +1,199 @@
+using System.Buffers;
+using Postern.Core.Storage.Mailboxes;
+using Postern.Protocols.Imap;
+
+namespace Postern.Server.Imap;
+
+/// <summary>An APPEND under way: the messages received so far (as blobs) and why it will fail, if it will.</summary>
+internal sealed class AppendState : IDisposable
+{
+    public required string Tag { get; init; }
+
+    public Folder? Folder { get; set; }
+
+    public (string Text, ImapResponseCode Code)? Failure { get; set; }
+
+    public List<NewMessage> Messages { get; } = [];
+
+    public MemoryStream? Spool { get; set; }
+
+    public void Write(ReadOnlySequence<byte> data)
+    {
+        if (Spool is null)
+        {
+            return;
+        }
+
+        foreach (var segment in data)
+        {
+            Spool.Write(segment.Span);
+        }
+    }
+
+    public void Dispose()
+    {
+        Spool?.Dispose();
+        Spool = null;
+    }
+}
+
+internal sealed partial class ImapSession
+{
+    /// <summary>A synchronizing literal is announced: an APPEND message is checked before the client sends it.</summary>
+    private async Task OnLiteralAnnouncedAsync(ImapLiteralInfo literal)
+    {
+        if (literal.Message is null)
+        {
+            // A literal inside a command (a LOGIN password, a SEARCH string): the reader bounds its size.
+            _reader.AcceptLiteral();
+            _w.Continuation();
+            await FlushAsync().ConfigureAwait(false);
+            return;
+        }
+
+        var failure = await CheckAppendAsync(literal).ConfigureAwait(false);
+        if (failure is { } f)
+        {
+            _reader.RejectLiteral();
+            _append?.Dispose();
+            _append = null;
+            if (literal.Tag is { } tag)
+            {
+                _w.Tagged(tag, f.Status, f.Text, f.Code);
+            }
+
+            await FlushAsync().ConfigureAwait(false);
+            return;
+        }
+
+        _reader.AcceptLiteral();
+        _w.Continuation();
+        await FlushAsync().ConfigureAwait(false);
+    }
+
+    private async Task<(ImapStatus Status, string Text, ImapResponseCode? Code)?> CheckAppendAsync(ImapLiteralInfo literal)
+    {
+        if (_state is not (ImapState.Authenticated or ImapState.Selected))
+        {
+            return (ImapStatus.Bad, "Log in first", null);
+        }
+
+        if (literal.Length > Policy.Limits.MaxLiteralSize)
+        {
+            return (ImapStatus.No, "Message too large", ImapResponseCode.TooBig);
+        }
+
+        if (literal.Length == 0)
+        {
+            return (ImapStatus.No, "Empty messages are not stored", null);
+        }
+
+        if (_append is null || literal.Message!.Index == 0)
+        {
+            var folder = literal.Mailbox is { } wire && DecodeName(wire) is { } name ? await FindFolderAsync(name).ConfigureAwait(false) : null;
+            if (folder is null)
+            {
+                return (ImapStatus.No, "Mailbox does not exist", ImapResponseCode.TryCreate);
+            }
+
+            _append?.Dispose();
+            _append = new AppendState { Tag = literal.Tag ?? "*", Folder = folder };
+        }
+
+        return null;
+    }
+
+    private async Task OnAppendStartAsync(ImapLiteralInfo literal)
+    {
+        if (_append is null || literal.Message?.Index == 0 && _append.Messages.Count > 0)
+        {
+            // A non-synchronizing literal: nothing was checked yet.
+            _append?.Dispose();
+            _append = new AppendState { Tag = literal.Tag ?? "*" };
+            var failure = await CheckAppendAsync(literal).ConfigureAwait(false);
+            if (failure is { } f)
+            {
+                _append ??= new AppendState { Tag = literal.Tag ?? "*" };
+                _append.Failure = (f.Text, f.Code ?? ImapResponseCode.Cannot);
+            }
+        }
+
+        if (_append.Failure is null)
+        {
+            _append.Spool = new MemoryStream((int)Math.Min(literal.Length, 1024 * 1024));
+        }
+    }
+
+    private async Task OnAppendEndAsync(ImapLiteralInfo literal)
+    {
+        var append = _append;
+        if (append?.Spool is null || append.Failure is not null)
+        {
+            return;
+        }
+
+        var spool = append.Spool;
+        append.Spool = null;
+        using (spool)
+        {
+            var info = literal.Message!;
+            var (flags, keywords, error) = ParseFlags(info.Flags);
+            if (error is not null)
+            {
+                append.Failure = (error, ImapResponseCode.Cannot);
+                return;
+            }
+
+            var bytes = spool.GetBuffer().AsMemory(0, (int)spool.Length);
+            string? summary = null, searchText = null;
+            if (_services.Preparer is { } preparer)
+            {
+                (summary, searchText) = preparer.Prepare(bytes);
+            }
+
+            spool.Position = 0;
+            var blob = await _services.Blobs.WriteAsync(spool, Closed).ConfigureAwait(false);
+            var now = _services.Time.GetUtcNow();
+            append.Messages.Add(new NewMessage(blob.Id, blob.Length, info.InternalDate ?? now, Flags: flags, Keywords: keywords,
+                SearchText: searchText, Summary: summary, SavedDate: now));
+        }
+    }
+
+    private async Task AppendAsync(AppendCommand command)
+    {
+        var append = _append;
+        _append = null;
+        using var _ = append;
+        if (append is null)
+        {
+            No(command.Tag, "No message received", ImapResponseCode.Cannot);
+            return;
+        }
+
+        if (append.Failure is { } failure)
+        {
+            No(command.Tag, failure.Text, failure.Code);
+            return;
+        }
+
+        if (append.Folder is null || append.Messages.Count != command.Messages.Count)
+        {
+            No(command.Tag, "Mailbox does not exist", ImapResponseCode.TryCreate);
+            return;
+        }
+
+        var result = await _services.Mailboxes.AppendAsync(AccountId, append.Folder.FolderId, append.Messages, Limits(), Closed).ConfigureAwait(false);
+        switch (result.Status)
+        {
+            case AppendStatus.FolderNotFound:
+                No(command.Tag, "Mailbox does not exist", ImapResponseCode.TryCreate);
+                return;
+            case AppendStatus.AccountQuotaExceeded or AppendStatus.DomainQuotaExceeded:
+                No(command.Tag, "Quota exceeded", ImapResponseCode.OverQuota);
+                return;
+        }
+
+        await UpdatesAsync(allowExpunge: true).ConfigureAwait(false);
+        Ok(command.Tag, "APPEND completed", ImapResponseCode.AppendUid((uint)result.UidValidity, UidList(result.Uids)));
+    }
+}
