@@ -76,8 +76,8 @@ public sealed record ImapPolicy
 /// <summary>Where moves into and out of Junk are recorded (the filtering work consumes them).</summary>
 public interface IJunkTrainingSink
 {
-    /// <summary>The user moved or copied a message into Junk (<paramref name="spam"/>) or out of it.</summary>
-    ValueTask RecordAsync(long accountId, StoredMessage message, bool spam, CancellationToken cancellationToken);
+    /// <summary>The user (<paramref name="user"/>, the login address) moved or copied a message into Junk (<paramref name="spam"/>) or out of it.</summary>
+    ValueTask RecordAsync(string user, long accountId, StoredMessage message, bool spam, CancellationToken cancellationToken);
 }
 
 /// <summary>Prepares an appended message: the cached summary and the full-text of it.</summary>

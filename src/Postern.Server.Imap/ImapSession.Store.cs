@@ -248,7 +248,7 @@ internal sealed partial class ImapSession
         {
             if (await _services.Mailboxes.GetMessageAsync(AccountId, source.FolderId, uid, Closed).ConfigureAwait(false) is { } message)
             {
-                await sink.RecordAsync(AccountId, message, intoJunk, Closed).ConfigureAwait(false);
+                await sink.RecordAsync(_user!, AccountId, message, intoJunk, Closed).ConfigureAwait(false);
             }
         }
     }

@@ -32,13 +32,14 @@ internal sealed class ImapServerHarness : IAsyncDisposable
     private readonly ImapConnectionHandler _handler;
     private readonly X509Certificate2 _certificate;
 
-    public ImapServerHarness(ImapPolicy? policy = null, Func<ImapServices, ImapServices>? configure = null)
+    public ImapServerHarness(ImapPolicy? policy = null, Func<ImapServerHarness, ImapServices, ImapServices>? configure = null)
     {
         Directory.CreateDirectory(_folder);
         _directory = SqliteDirectoryStore.Open(_folder);
         Storage = EmbeddedStorage.Open(_folder);
         Admin = new DirectoryService(_directory, new PlainHasher(), new DirectoryServiceOptions { MinimumPasswordLength = 1 });
         Resolver = new RecipientResolver(_directory, new RecipientResolverOptions { ChangePollInterval = TimeSpan.Zero });
+        MessageLog = new Core.Storage.MessageLog.MessageLogWriter(Storage.MessageLog, gatherDelay: TimeSpan.Zero);
         Delivery = new LocalDeliveryService(Resolver, _directory, Storage.Blobs, Storage.Mailboxes, new LocalDeliveryOptions("mx.example.com"));
         Services = new ImapServices(new Authenticator(_directory, new PlainHasher()), _directory, Storage.Mailboxes, Storage.Blobs, TimeProvider.System)
         {
@@ -46,7 +47,7 @@ internal sealed class ImapServerHarness : IAsyncDisposable
         };
         if (configure is not null)
         {
-            Services = configure(Services);
+            Services = configure(this, Services);
         }
 
         _certificate = SelfSignedCertificate.CreateOrLoad(_folder, "imap.example.com");
@@ -64,6 +65,8 @@ internal sealed class ImapServerHarness : IAsyncDisposable
     public LocalDeliveryService Delivery { get; }
 
     public ImapServices Services { get; }
+
+    public Core.Storage.MessageLog.MessageLogWriter MessageLog { get; }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
@@ -116,6 +119,7 @@ internal sealed class ImapServerHarness : IAsyncDisposable
         }
 
         await Task.WhenAll(_sessions.ToArray()).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
+        await MessageLog.DisposeAsync();
         Storage.Dispose();
         _directory.Dispose();
         _certificate.Dispose();
@@ -147,8 +151,19 @@ internal sealed class ImapServerHarness : IAsyncDisposable
         var stream = new NetworkStream(socket, ownsSocket: true);
         await using var context = ConnectionContext.Create(stream, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!,
             new Selector(_certificate), _stop.Token, _stop.Token);
-        await _handler.HandleAsync(context);
+        try
+        {
+            await _handler.HandleAsync(context);
+        }
+        catch (Exception e)
+        {
+            // Nothing may escape a session: the test that provoked it fails.
+            Failures.Add(e);
+        }
     }
+
+    /// <summary>Exceptions that escaped a session.</summary>
+    public System.Collections.Concurrent.ConcurrentBag<Exception> Failures { get; } = [];
 
     private sealed class Selector(X509Certificate2 certificate) : ICertificateSelector
     {

@@ -531,6 +531,7 @@ public sealed partial class PosternServer : IAsyncDisposable
                 Limits = new Protocols.Imap.ImapLimits { MaxLiteralSize = imap.MaxMessageSize, MaxLineLength = imap.MaxLineLength },
             },
             AuthGuard = SharedAuthGuard(),
+            Training = new Postern.Server.Imap.MessageLogTrainingSink(_messageLog ??= new MessageLogWriter(mail.MessageLog), TimeProvider.System),
         };
         var logger = _loggerFactory!.CreateLogger("Postern.Imap");
         var listeners = new List<ListenerService>();
