@@ -28,27 +28,52 @@ public sealed record AuthenticationResult(AuthenticationOutcome Outcome, Account
 /// password is hashed again and stored, so imported accounts move to Argon2id as their owners sign in.
 /// An unknown user costs a hash computation too, so timing does not reveal which addresses exist.
 /// </summary>
-public sealed class Authenticator(IDirectoryStore store, IPasswordHasher hasher)
+public sealed class Authenticator(IDirectoryStore store, IPasswordHasher hasher, VerifiedCredentialCache? cache = null)
 {
     private readonly Lazy<string> _decoy = new(() => hasher.Hash("decoy password for unknown users"));
+
+    /// <summary>
+    /// Password hashing is deliberately expensive (Argon2id): at most one hash per core runs at a time, so a
+    /// burst of logins queues instead of thrashing memory and starving every other session.
+    /// </summary>
+    private static readonly SemaphoreSlim Hashing = new(Math.Max(1, Environment.ProcessorCount), Math.Max(1, Environment.ProcessorCount));
+
+    /// <summary>Successful end-user credentials remembered for a while (see <see cref="VerifiedCredentialCache"/>); null: none.</summary>
+    public VerifiedCredentialCache? Cache => cache;
+
+    private static async Task<PasswordCheck> VerifyAsync(IPasswordHasher hasher, string storedHash, string password, CancellationToken cancellationToken)
+    {
+        await Hashing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return hasher.Verify(storedHash, password);
+        }
+        finally
+        {
+            Hashing.Release();
+        }
+    }
 
     /// <summary>Signs in an end user by the primary address or any alias (through domain aliases).</summary>
     public async Task<AuthenticationResult> AuthenticateUserAsync(string address, string password, CancellationToken cancellationToken = default)
     {
         if (!EmailAddress.TryParse(address, out var parsed, out _) || string.IsNullOrEmpty(password))
         {
-            hasher.Verify(_decoy.Value, password ?? string.Empty);
+            await VerifyAsync(hasher, _decoy.Value, password ?? string.Empty, cancellationToken).ConfigureAwait(false);
             return new AuthenticationResult(AuthenticationOutcome.Failed);
         }
 
         var account = await FindAccountAsync(parsed!, cancellationToken).ConfigureAwait(false);
         if (account is null)
         {
-            hasher.Verify(_decoy.Value, password);
+            await VerifyAsync(hasher, _decoy.Value, password, cancellationToken).ConfigureAwait(false);
             return new AuthenticationResult(AuthenticationOutcome.Failed);
         }
 
-        var check = hasher.Verify(account.PasswordHash, password);
+        // The same address and password were verified against this very hash a moment ago.
+        var check = cache is not null && cache.IsVerified(address, password, account.PasswordHash)
+            ? PasswordCheck.Match
+            : await VerifyAsync(hasher, account.PasswordHash, password, cancellationToken).ConfigureAwait(false);
         switch (check)
         {
             case PasswordCheck.Mismatch:
@@ -66,9 +91,11 @@ public sealed class Authenticator(IDirectoryStore store, IPasswordHasher hasher)
         {
             account = account with { PasswordHash = hasher.Hash(password) };
             await store.UpdateAccountAsync(account, cancellationToken).ConfigureAwait(false);
+            cache?.Remember(address, password, account.PasswordHash);
             return new AuthenticationResult(AuthenticationOutcome.Succeeded, account, Rehashed: true);
         }
 
+        cache?.Remember(address, password, account.PasswordHash);
         return new AuthenticationResult(AuthenticationOutcome.Succeeded, account);
     }
 

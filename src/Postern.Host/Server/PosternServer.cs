@@ -53,6 +53,7 @@ public sealed partial class PosternServer : IAsyncDisposable
     private ListenerHost? _smtp;
     private ListenerHost? _imap;
     private AuthGuard? _authGuard;
+    private Authenticator? _authenticator;
     private MessageLogWriter? _messageLog;
     private Dns.DnsStubResolver? _dns;
     private Delivery.Engine.DeliveryEngine? _delivery;
@@ -404,7 +405,7 @@ public sealed partial class PosternServer : IAsyncDisposable
         var delivery = new LocalDeliveryService(resolver, _storage.Directory, mail.Blobs, mail.Mailboxes, new LocalDeliveryOptions(_config.Hostname), guard);
         _messageLog = new MessageLogWriter(mail.MessageLog);
         var services = new SmtpServices(resolver, delivery, mail.Blobs, mail.Mailboxes, mail.Queue, _messageLog,
-            new Authenticator(_storage.Directory, new PasswordHasherAdapter(PasswordHasher.Default)), TimeProvider.System)
+            SharedAuthenticator(), TimeProvider.System)
         {
             Policy = new SmtpPolicy
             {
@@ -485,6 +486,10 @@ public sealed partial class PosternServer : IAsyncDisposable
         return host;
     }
 
+    /// <summary>One authenticator (and verified-credential cache) for SMTP AUTH, IMAP and POP3.</summary>
+    private Authenticator SharedAuthenticator() =>
+        _authenticator ??= new Authenticator(_storage!.Directory, new PasswordHasherAdapter(PasswordHasher.Default), new VerifiedCredentialCache());
+
     /// <summary>The AUTH brute-force guard, one for SMTP, IMAP and POP3 so failures on one count for all.</summary>
     private AuthGuard? SharedAuthGuard()
     {
@@ -517,7 +522,7 @@ public sealed partial class PosternServer : IAsyncDisposable
         var options = _config.Options;
         var imap = options.Imap;
         var services = new Postern.Server.Imap.ImapServices(
-            new Authenticator(_storage.Directory, new PasswordHasherAdapter(PasswordHasher.Default)), _storage.Directory, mail.Mailboxes, mail.Blobs, TimeProvider.System)
+            SharedAuthenticator(), _storage.Directory, mail.Mailboxes, mail.Blobs, TimeProvider.System)
         {
             Policy = new Postern.Server.Imap.ImapPolicy
             {
