@@ -1,5 +1,7 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Postern.Mime.Headers;
 
 namespace Postern.Mime.Views;
 
@@ -56,6 +58,90 @@ public sealed record MessageSummary
 
     /// <summary>True when some part has 8-bit or binary content (BINARY, UTF8 downgrade decisions).</summary>
     public bool HasEightBit { get; init; }
+
+    /// <summary>
+    /// The summary of a parsed message: ENVELOPE, BODYSTRUCTURE and BODY from <see cref="ImapView"/>, the header
+    /// values decoded. Total: whatever the message holds, a summary comes back (fields that cannot be read are null).
+    /// </summary>
+    public static MessageSummary Build(MimeMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var date = message.Date;
+        var from = message.From;
+        var to = message.To;
+        var cc = message.Cc;
+        var bcc = message.Bcc;
+        return new MessageSummary
+        {
+            Envelope = ImapView.Envelope(message.Root),
+            BodyStructure = ImapView.BodyStructure(message.Root, extended: true),
+            Body = ImapView.BodyStructure(message.Root, extended: false),
+            Date = date.IsValid ? date.Value : null,
+            Subject = message.Subject,
+            From = AddressText(from),
+            To = AddressText(to),
+            Cc = AddressText(cc),
+            Bcc = AddressText(bcc),
+            FirstFrom = First(from),
+            FirstTo = First(to),
+            FirstCc = First(cc),
+            MessageId = message.MessageId,
+            InReplyTo = message.InReplyTo,
+            References = message.References,
+            HasEightBit = HasEightBitContent(message.Root),
+        };
+    }
+
+    /// <summary>"Name &lt;local@domain&gt;, &lt;other@domain&gt;": every mailbox, groups flattened; null when there is none.</summary>
+    private static string? AddressText(AddressList list)
+    {
+        var sb = new StringBuilder();
+        foreach (var m in list.Mailboxes)
+        {
+            if (sb.Length > 0)
+            {
+                sb.Append(", ");
+            }
+
+            if (!string.IsNullOrEmpty(m.Name))
+            {
+                sb.Append(m.Name).Append(' ');
+            }
+
+            sb.Append('<').Append(m.Address).Append('>');
+        }
+
+        return sb.Length == 0 ? null : sb.ToString();
+    }
+
+    private static SummaryAddress? First(AddressList list)
+    {
+        var m = list.Mailboxes.FirstOrDefault();
+        return m is null ? null : new SummaryAddress(m.LocalPart, m.Domain, string.IsNullOrEmpty(m.Name) ? null : m.Name);
+    }
+
+    /// <summary>
+    /// True when the message's bytes hold a NUL or a byte above 127 (8-bit header or body text, binary parts), or a
+    /// part declares the 8bit or binary transfer encoding.
+    /// </summary>
+    private static bool HasEightBitContent(MimeEntity root)
+    {
+        var bytes = root.RawEntity.Span;
+        if (bytes.IndexOfAnyInRange((byte)0x80, (byte)0xFF) >= 0 || bytes.IndexOf((byte)0) >= 0)
+        {
+            return true;
+        }
+
+        foreach (var e in root.DescendantsAndSelf())
+        {
+            if (e.TransferEncoding is "8bit" or "binary")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     public string ToJson() => JsonSerializer.Serialize(this, MessageSummaryJson.Default.MessageSummary);
 
