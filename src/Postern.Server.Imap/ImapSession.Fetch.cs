@@ -398,10 +398,5 @@ internal sealed partial class ImapSession
         return selected;
     }
 
-    internal static MessageSummary BuildSummary(MimeMessage message) => new()
-    {
-        Envelope = ImapView.Envelope(message.Root),
-        BodyStructure = ImapView.BodyStructure(message.Root, extended: true),
-        Body = ImapView.BodyStructure(message.Root, extended: false),
-    };
+    internal static MessageSummary BuildSummary(MimeMessage message) => MessageSummary.Build(message);
 }

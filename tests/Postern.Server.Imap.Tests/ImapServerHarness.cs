@@ -44,6 +44,7 @@ internal sealed class ImapServerHarness : IAsyncDisposable
         Services = new ImapServices(new Authenticator(_directory, new PlainHasher()), _directory, Storage.Mailboxes, Storage.Blobs, TimeProvider.System)
         {
             Policy = policy ?? new ImapPolicy { Hostname = "imap.example.com", AllowPlaintextAuth = true },
+            Preparer = new MimeMessagePreparer(),
         };
         if (configure is not null)
         {

@@ -189,6 +189,20 @@ public sealed class SessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task APPEND_stores_the_summary_and_indexes_the_text_so_FETCH_does_not_parse_again()
+    {
+        await using var client = await _server.LoginAsync();
+        var html = "From: a@example.com\r\nSubject: Html\r\nContent-Type: text/html\r\n\r\n<p>Meet the <b>walrus</b> today</p>\r\n";
+        Assert.True((await AppendAsync(client, "INBOX", html)).Ok);
+        var account = (await _server.Resolver.ResolveAsync(Postern.Primitives.EmailAddress.Parse("alice@example.com"))).AccountId!.Value;
+        var inbox = await _server.Storage.Mailboxes.GetFolderAsync(account, "INBOX", default);
+        var stored = await _server.Storage.Mailboxes.GetMessageAsync(account, inbox!.FolderId, 1, default);
+        var summary = Postern.Mime.Views.MessageSummary.FromJson(stored!.Summary);
+        Assert.Equal("Html", summary!.Subject);
+        Assert.Equal([1L], await _server.Storage.Mailboxes.SearchTextAsync(account, inbox.FolderId, "walrus", default));
+    }
+
+    [Fact]
     public async Task Synchronizing_APPEND_to_a_missing_mailbox_gets_TRYCREATE_before_the_message_is_sent()
     {
         await using var client = await _server.LoginAsync();

@@ -536,6 +536,7 @@ public sealed partial class PosternServer : IAsyncDisposable
                 Limits = new Protocols.Imap.ImapLimits { MaxLiteralSize = imap.MaxMessageSize, MaxLineLength = imap.MaxLineLength },
             },
             AuthGuard = SharedAuthGuard(),
+            Preparer = new Postern.Server.Imap.MimeMessagePreparer(),
             Training = new Postern.Server.Imap.MessageLogTrainingSink(_messageLog ??= new MessageLogWriter(mail.MessageLog), TimeProvider.System),
         };
         var logger = _loggerFactory!.CreateLogger("Postern.Imap");
