@@ -120,7 +120,8 @@ public sealed class SmtpDeliveryAgent : IAsyncDisposable
             var dane = DaneTlsaState.NotApplicable;
             if (plan.Kind == RouteKind.Mx && _options.Dane && mxAuthenticated && !host.Configured)
             {
-                dane = await DaneTlsaState.LookupAsync(_dns, host.Host, mxAuthenticated, host.Port, cancellationToken).ConfigureAwait(false);
+                // The TLSA base domain of MX delivery is _25._tcp.<host> (RFC 7672 §2.2.3), also when a test moved the port.
+                dane = await DaneTlsaState.LookupAsync(_dns, host.Host, mxAuthenticated, 25, cancellationToken).ConfigureAwait(false);
             }
 
             var decision = _tls.Resolve(new TlsPolicyInput
@@ -207,10 +208,14 @@ public sealed class SmtpDeliveryAgent : IAsyncDisposable
             fromServer = false;
         }
 
+        // A TLS policy that ruled out every host before any connection (MTA-STS enforce with the MX not listed,
+        // REQUIRETLS without an authenticated MX, a TLSA look-up that failed) says nothing about reachability: the
+        // destination is not marked down, which would suspend its other mail (a REQUIRETLS skip is per message).
+        var ruledOutByPolicy = tlsStatus is not null && addressesTried == 0;
         var outcomeKind = final.IsPermanentFailure ? AttemptOutcome.Failed : AttemptOutcome.Deferred;
         return new ClaimAttempt(
             [.. claim.Recipients.Select(rc => new RecipientAttempt(rc, outcomeKind, final, detail, fromServer ? lastRemote : null, fromServer))],
-            Unreachable: !anyAnswered,
+            Unreachable: !anyAnswered && !ruledOutByPolicy,
             HostError: detail);
     }
 

@@ -617,6 +617,7 @@ public sealed partial class PosternServer : IAsyncDisposable
         var directoryView = new DirectoryDeliveryView(_storage.Directory, TimeProvider.System);
         var router = new Delivery.Engine.DeliveryRouter(options, _dns!, directoryView);
         var reporter = new Delivery.TlsPolicy.MtaStsTestingReporter();
+        reporter.Reported += (_, report) => LogMtaStsTestingFailure(logger, report.Domain, report.MxHost, report.Failure, report.Detail);
         if (d.MtaSts)
         {
             var stsFolder = Path.Combine(folder.Root, "mta-sts");
@@ -645,6 +646,12 @@ public sealed partial class PosternServer : IAsyncDisposable
         engine.Start();
         return engine;
     }
+
+    // Raised on the delivery thread for each attempt an MTA-STS policy in testing mode would have refused (the metric
+    // postern.delivery.mta_sts.testing_failures counts the same). Logged as Postern.Delivery, so the id is from the
+    // delivery engine's range (100-).
+    [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "MTA-STS policy of {Domain} is in testing mode: enforce would have refused {MxHost} ({Failure}: {Detail}); not enforced")]
+    private static partial void LogMtaStsTestingFailure(ILogger logger, string domain, string mxHost, Delivery.TlsPolicy.MtaStsTestingFailure failure, string detail);
 
     private void PrintBanner(DataFolder folder, FirstStart.CreatedAdmin? admin, List<(ResolvedListener Listener, string Status)> listeners, TimeSpan elapsed)
     {

@@ -5,6 +5,7 @@ using Postern.Core.Tenants;
 using Postern.Delivery.Bounces;
 using Postern.Delivery.Engine;
 using Postern.Delivery.Tests.TlsPolicy;
+using Postern.Delivery.TlsPolicy;
 using Postern.Storage.Sqlite;
 
 namespace Postern.Delivery.Tests.Engine;
@@ -26,7 +27,7 @@ internal sealed class FakeDirectory : IDeliveryDirectory
 /// <summary>A real queue (SQLite in a temporary folder), a fake DNS, our directory and the engine under test.</summary>
 internal sealed class EngineHarness : IAsyncDisposable
 {
-    private EngineHarness(string folder, EmbeddedStorage storage, FakeDns dns, FakeDirectory directory, DeliveryOptions options)
+    private EngineHarness(string folder, EmbeddedStorage storage, FakeDns dns, FakeDirectory directory, DeliveryOptions options, MtaStsCache? mtaSts, MtaStsTestingReporter? reporter)
     {
         Folder = folder;
         Storage = storage;
@@ -34,7 +35,8 @@ internal sealed class EngineHarness : IAsyncDisposable
         Directory = directory;
         Options = options;
         Router = new DeliveryRouter(options, dns, directory, new Random(7));
-        Agent = new SmtpDeliveryAgent(options, Router, dns, null, null);
+        MtaSts = mtaSts;
+        Agent = new SmtpDeliveryAgent(options, Router, dns, mtaSts, reporter);
         Engine = new DeliveryEngine(
             new DeliveryEngineServices(storage.Queue, storage.Blobs, Router, Agent, new BounceSender(storage.Queue, storage.Blobs, new BounceOptions { ReportingMta = options.Hostname })),
             options);
@@ -51,6 +53,9 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     public DeliveryOptions Options { get; }
 
+    /// <summary>The MTA-STS cache the agent consults (owned by the harness), or null when MTA-STS is off.</summary>
+    public MtaStsCache? MtaSts { get; }
+
     public DeliveryRouter Router { get; }
 
     public SmtpDeliveryAgent Agent { get; }
@@ -61,7 +66,11 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     public IQueueStore Queue => Storage.Queue;
 
-    public static EngineHarness Create(Func<DeliveryOptions, DeliveryOptions>? configure = null)
+    /// <summary>
+    /// A harness; with <paramref name="mtaSts"/> MTA-STS is on for MX delivery (the harness disposes the cache), and
+    /// <paramref name="reporter"/> receives what MTA-STS testing policies would have refused.
+    /// </summary>
+    public static EngineHarness Create(Func<DeliveryOptions, DeliveryOptions>? configure = null, MtaStsCache? mtaSts = null, MtaStsTestingReporter? reporter = null)
     {
         var folder = Path.Combine(Path.GetTempPath(), "postern-engine-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(folder);
@@ -72,11 +81,11 @@ internal sealed class EngineHarness : IAsyncDisposable
             DestinationBackoff = TimeSpan.FromSeconds(30),
             PollInterval = TimeSpan.FromMilliseconds(50),
             ConnectionIdleTime = TimeSpan.FromSeconds(2),
-            MtaSts = false,
+            MtaSts = mtaSts is not null,
             Client = new Protocols.Smtp.Client.SmtpClientOptions { ConnectTimeout = TimeSpan.FromSeconds(5), GreetingTimeout = TimeSpan.FromSeconds(20), CommandTimeout = TimeSpan.FromSeconds(20) },
         };
         options = configure?.Invoke(options) ?? options;
-        return new EngineHarness(folder, EmbeddedStorage.Open(folder), new FakeDns(), new FakeDirectory(), options);
+        return new EngineHarness(folder, EmbeddedStorage.Open(folder), new FakeDns(), new FakeDirectory(), options, mtaSts, reporter);
     }
 
     public static string Message(string subject, string from = "alice@sender.test", string body = "Hello.") =>
@@ -119,6 +128,7 @@ internal sealed class EngineHarness : IAsyncDisposable
     {
         await Engine.DisposeAsync();
         await Agent.DisposeAsync();
+        MtaSts?.Dispose();
         Storage.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try
