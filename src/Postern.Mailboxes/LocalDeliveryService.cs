@@ -85,6 +85,9 @@ public sealed record LocalDeliveryOptions(string Hostname)
 {
     /// <summary>Product token in Received: lines.</summary>
     public string Software { get; init; } = "Postern";
+
+    /// <summary>Messages up to this size get their summary and search text at delivery; larger ones are stored without.</summary>
+    public long MaxIndexedBytes { get; init; } = MessageIndexer.DefaultMaxIndexedBytes;
 }
 
 /// <summary>
@@ -92,6 +95,8 @@ public sealed record LocalDeliveryOptions(string Hostname)
 /// rename, directory fsync), then every mailbox it reaches gets a copy that shares the blob and carries
 /// its own trace header prefix (Return-Path, Delivered-To, Received), appended in one transaction per
 /// mailbox with the quota checked atomically. A message is acknowledged only after this returns.
+/// Each copy carries the message's IMAP summary and full-text search text; the blob is read and parsed once per
+/// message (the last few indexed blobs are remembered, so the recipients of one message share one parse).
 /// </summary>
 public sealed class LocalDeliveryService(
     RecipientResolver resolver,
@@ -102,7 +107,12 @@ public sealed class LocalDeliveryService(
     DiskSpaceGuard? disk = null,
     TimeProvider? time = null)
 {
+    /// <summary>How many recently indexed blobs are remembered (the recipients of one message arrive one after another).</summary>
+    private const int RecentIndexes = 16;
+
     private readonly ConcurrentDictionary<long, long> _inboxes = new();
+    private readonly LinkedList<(BlobId Id, Task<MessageIndex?> Index)> _recent = new();
+    private readonly Lock _recentLock = new();
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     /// <summary>Writes the message body once; refuses with <see cref="StoreFullException"/> below the free-space floor.</summary>
@@ -145,6 +155,7 @@ public sealed class LocalDeliveryService(
         }
 
         var expansion = await resolver.ExpandAsync(recipient, cancellationToken).ConfigureAwait(false);
+        var index = expansion.Mailboxes.Count > 0 ? await IndexAsync(blob, cancellationToken).ConfigureAwait(false) : null;
         var copies = new List<StoredCopy>();
         var failures = new List<string>();
         var overQuota = 0;
@@ -163,7 +174,7 @@ public sealed class LocalDeliveryService(
             var limits = new QuotaLimits(
                 AccountStorageBytes: account.HasQuota ? account.QuotaBytes : null,
                 DomainStorageBytes: domain is { HasQuota: true } ? domain.QuotaBytes : null);
-            var message = new NewMessage(blob.Id, blob.Length, _time.GetUtcNow(), prefix);
+            var message = new NewMessage(blob.Id, blob.Length, _time.GetUtcNow(), prefix, SearchText: index?.SearchText, Summary: index?.Summary);
             var appended = await mailboxes.AppendAsync(account.Id, inbox, [message], limits, cancellationToken).ConfigureAwait(false);
             if (appended.Status == AppendStatus.FolderNotFound)
             {
@@ -195,6 +206,35 @@ public sealed class LocalDeliveryService(
             : LocalDeliveryStatus.Delivered;
         var detail = string.Join("; ", failures.Concat(expansion.Problems));
         return new LocalRecipientResult(recipient, status, detail.Length == 0 ? "delivered" : detail, copies, expansion.Remote, expansion.Relay);
+    }
+
+    /// <summary>The summary and search text of a spooled message, computed once for all its recipients.</summary>
+    public Task<MessageIndex?> IndexAsync(BlobInfo blob, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(blob);
+        Task<MessageIndex?> task;
+        lock (_recentLock)
+        {
+            for (var node = _recent.First; node is not null; node = node.Next)
+            {
+                if (node.Value.Id == blob.Id)
+                {
+                    _recent.Remove(node);
+                    _recent.AddFirst(node);
+                    return node.Value.Index.WaitAsync(cancellationToken);
+                }
+            }
+
+            // Not tied to one caller's cancellation: the other recipients of the message wait for the same task.
+            task = Task.Run(() => MessageIndexer.ReadAsync(blobs, blob, options.MaxIndexedBytes, CancellationToken.None), CancellationToken.None);
+            _recent.AddFirst((blob.Id, task));
+            while (_recent.Count > RecentIndexes)
+            {
+                _recent.RemoveLast();
+            }
+        }
+
+        return task.WaitAsync(cancellationToken);
     }
 
     /// <summary>The trace lines each copy starts with (RFC 5321 §4.4, RFC 5322 §3.6.7).</summary>

@@ -164,11 +164,85 @@ public sealed class LocalDeliveryTests : IDisposable
         Assert.Equal("bob@home.test", Assert.Single(result.Remote).ToString());
     }
 
+    private const string HtmlBody = "From: =?utf-8?q?J=C3=B6rg?= <joerg@remote.test>\r\nTo: alice@example.com, bob@example.com\r\n" +
+        "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nMessage-ID: <m1@remote.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
+        "<html><body><p>Meet at the <b>lighthouse</b> tonight</p></body></html>\r\n";
+
+    [Fact]
+    public async Task Delivered_mail_is_searchable_by_its_html_text_and_carries_a_summary()
+    {
+        await SetUpAsync();
+        var counting = new CountingBlobs(_storage.Blobs);
+        var delivery = new LocalDeliveryService(_resolver, _directory, counting, _storage.Mailboxes, new LocalDeliveryOptions("mx.example.com"));
+        var blob = await SpoolAsync(HtmlBody);
+        var copies = new List<StoredCopy>();
+        foreach (var rcpt in new[] { "alice@example.com", "bob@example.com" })
+        {
+            var result = await delivery.DeliverAsync(blob, Envelope, EmailAddress.Parse(rcpt), default);
+            copies.Add(Assert.Single(result.Copies));
+        }
+
+        Assert.Equal(1, counting.Opens);
+        foreach (var copy in copies)
+        {
+            Assert.Equal([copy.Uid], await _storage.Mailboxes.SearchTextAsync(copy.AccountId, copy.FolderId, "lighthouse", default));
+            Assert.Equal([copy.Uid], await _storage.Mailboxes.SearchTextAsync(copy.AccountId, copy.FolderId, "Jörg", default));
+            Assert.Empty((await _storage.Mailboxes.SearchTextAsync(copy.AccountId, copy.FolderId, "<b>", default))!);
+            var stored = await _storage.Mailboxes.GetMessageAsync(copy.AccountId, copy.FolderId, copy.Uid, default);
+            var summary = Postern.Mime.Views.MessageSummary.FromJson(stored!.Summary);
+            Assert.NotNull(summary);
+            Assert.Equal("Grüße", summary.Subject);
+            Assert.Equal("m1@remote.test", summary.MessageId);
+            Assert.Equal(new Postern.Mime.Views.SummaryAddress("joerg", "remote.test", "Jörg"), summary.FirstFrom);
+            Assert.StartsWith("(\"text\" \"html\" (\"CHARSET\" \"utf-8\")", summary.BodyStructure, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Messages_over_the_index_limit_are_delivered_without_an_index()
+    {
+        await SetUpAsync();
+        var delivery = new LocalDeliveryService(_resolver, _directory, _storage.Blobs, _storage.Mailboxes, new LocalDeliveryOptions("mx.example.com") { MaxIndexedBytes = 100 });
+        var result = await delivery.DeliverAsync(await SpoolAsync(HtmlBody), Envelope, EmailAddress.Parse("alice@example.com"), default);
+        var copy = Assert.Single(result.Copies);
+        Assert.Null((await _storage.Mailboxes.GetMessageAsync(copy.AccountId, copy.FolderId, copy.Uid, default))!.Summary);
+        Assert.Empty((await _storage.Mailboxes.SearchTextAsync(copy.AccountId, copy.FolderId, "lighthouse", default))!);
+    }
+
     [Fact]
     public void Dates_are_rfc_5322()
     {
         var when = new DateTimeOffset(2026, 3, 8, 4, 5, 6, TimeSpan.FromMinutes(-150));
         Assert.Equal("Sun, 08 Mar 2026 04:05:06 -0230", LocalDeliveryService.Rfc5322Date(when));
+    }
+
+    /// <summary>Counts how often message bodies are opened.</summary>
+    private sealed class CountingBlobs(IBlobStore inner) : IBlobStore
+    {
+        public int Opens { get; private set; }
+
+        public Task<BlobInfo> WriteAsync(Stream content, CancellationToken cancellationToken) => inner.WriteAsync(content, cancellationToken);
+
+        public Task<Stream?> OpenReadAsync(BlobId id, CancellationToken cancellationToken)
+        {
+            Opens++;
+            return inner.OpenReadAsync(id, cancellationToken);
+        }
+
+        public Task<Stream?> OpenReadAsync(BlobId id, long offset, long? length, CancellationToken cancellationToken)
+        {
+            Opens++;
+            return inner.OpenReadAsync(id, offset, length, cancellationToken);
+        }
+
+        public Task<long?> GetLengthAsync(BlobId id, CancellationToken cancellationToken) => inner.GetLengthAsync(id, cancellationToken);
+
+        public Task<bool> ExistsAsync(BlobId id, CancellationToken cancellationToken) => inner.ExistsAsync(id, cancellationToken);
+
+        public Task<bool> DeleteAsync(BlobId id, CancellationToken cancellationToken) => inner.DeleteAsync(id, cancellationToken);
+
+        public Task<BlobCollectionResult> CollectGarbageAsync(DateTimeOffset now, TimeSpan gracePeriod, CancellationToken cancellationToken) =>
+            inner.CollectGarbageAsync(now, gracePeriod, cancellationToken);
     }
 
     private sealed class FakeDisk : IDiskSpaceProbe
