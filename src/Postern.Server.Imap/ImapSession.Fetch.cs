@@ -335,34 +335,21 @@ internal sealed partial class ImapSession
         _w.RawBytes(System.Text.Encoding.UTF8.GetBytes(text));
     }
 
-    /// <summary>The whole stored message: the per-recipient trace prefix followed by the blob.</summary>
+    /// <summary>The whole stored message: the per-recipient trace prefix followed by the blob (only the prefix when the blob is gone).</summary>
     private async Task<byte[]> LoadContentAsync(StoredMessage message)
     {
-        var prefix = message.HeaderPrefix;
-        var buffer = new byte[message.Size];
-        prefix.Span.CopyTo(buffer);
-        var stream = await _services.Blobs.OpenReadAsync(message.Blob, Closed).ConfigureAwait(false);
+        var stream = await _services.Blobs.OpenAsync(message, Closed).ConfigureAwait(false);
         if (stream is null)
         {
-            return prefix.ToArray();
+            return message.HeaderPrefix.ToArray();
         }
 
         await using (stream.ConfigureAwait(false))
         {
-            var offset = prefix.Length;
-            while (offset < buffer.Length)
-            {
-                var n = await stream.ReadAsync(buffer.AsMemory(offset), Closed).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    return buffer[..offset];
-                }
-
-                offset += n;
-            }
+            var buffer = new byte[message.Size];
+            var read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, Closed).ConfigureAwait(false);
+            return read == buffer.Length ? buffer : buffer[..read];
         }
-
-        return buffer;
     }
 
     /// <summary>The part a BINARY part number names (RFC 3516 / RFC 9051 §6.4.5 numbering).</summary>

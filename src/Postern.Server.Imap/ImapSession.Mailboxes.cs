@@ -95,21 +95,7 @@ internal sealed partial class ImapSession
         }
 
         // Superiors are created as needed (RFC 9051 §6.3.4).
-        var levels = name.Split(Separator);
-        for (var i = 1; i < levels.Length; i++)
-        {
-            var parent = string.Join(Separator, levels[..i]);
-            if (await FindFolderAsync(parent).ConfigureAwait(false) is null)
-            {
-                try
-                {
-                    await _services.Mailboxes.CreateFolderAsync(AccountId, parent, SpecialUse.None, Closed).ConfigureAwait(false);
-                }
-                catch (StoreConflictException)
-                {
-                }
-            }
-        }
+        await EnsureSuperiorsAsync(name).ConfigureAwait(false);
 
         try
         {
@@ -123,6 +109,25 @@ internal sealed partial class ImapSession
 
         await UpdatesAsync(allowExpunge: true).ConfigureAwait(false);
         Ok(command.Tag, "CREATE completed");
+    }
+
+    /// <summary>Creates the missing superiors of a name (<c>a</c> and <c>a/b</c> for <c>a/b/c</c>); a concurrent creation is fine.</summary>
+    private async Task EnsureSuperiorsAsync(string name)
+    {
+        for (var i = name.IndexOf(Separator); i > 0; i = name.IndexOf(Separator, i + 1))
+        {
+            var parent = name[..i];
+            if (await FindFolderAsync(parent).ConfigureAwait(false) is null)
+            {
+                try
+                {
+                    await _services.Mailboxes.CreateFolderAsync(AccountId, parent, SpecialUse.None, Closed).ConfigureAwait(false);
+                }
+                catch (StoreConflictException)
+                {
+                }
+            }
+        }
     }
 
     private static SpecialUse? ParseSpecialUse(string attribute) => attribute.ToUpperInvariant() switch
@@ -228,21 +233,7 @@ internal sealed partial class ImapSession
             }
 
             // Superiors of the new name exist afterwards, as CREATE would make them.
-            var levels = to.Split(Separator);
-            for (var i = 1; i < levels.Length; i++)
-            {
-                var parent = string.Join(Separator, levels[..i]);
-                if (await FindFolderAsync(parent).ConfigureAwait(false) is null)
-                {
-                    try
-                    {
-                        await _services.Mailboxes.CreateFolderAsync(AccountId, parent, SpecialUse.None, Closed).ConfigureAwait(false);
-                    }
-                    catch (StoreConflictException)
-                    {
-                    }
-                }
-            }
+            await EnsureSuperiorsAsync(to).ConfigureAwait(false);
 
             if (_selected is not null && (_selected.Folder.Name == from || _selected.Folder.Name.StartsWith(from + Separator, StringComparison.Ordinal)))
             {
@@ -339,7 +330,7 @@ internal sealed partial class ImapSession
                 if (lsub && subscribedChild)
                 {
                     // LSUB with %: the superior is shown \Noselect (RFC 3501 §6.3.9).
-                    if (matchers.Any(m => m(name)) && command.Patterns.Any(p => p.Contains('%')))
+                    if (command.Patterns.Any(p => p.Contains('%')))
                     {
                         WriteListLine(verb, ["\\Noselect"], name);
                     }

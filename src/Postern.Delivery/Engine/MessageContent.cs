@@ -1,4 +1,5 @@
 using System.Buffers;
+using Postern.Core.IO;
 using Postern.Core.Storage.Blobs;
 using Postern.Core.Storage.Queue;
 using Postern.Delivery.Downgrade;
@@ -105,11 +106,11 @@ internal sealed class MessageContent
     }
 
     /// <summary>The trace fields, then the body as stored.</summary>
-    private async Task<PrefixedStream> OpenStreamAsync(CancellationToken cancellationToken)
+    private async Task<PrefixedReadStream> OpenStreamAsync(CancellationToken cancellationToken)
     {
         var body = await _blobs.OpenReadAsync(_message.Blob, cancellationToken).ConfigureAwait(false)
             ?? throw new IOException($"The body of queued message {_message.QueueId} is gone from the store.");
-        return new PrefixedStream(_message.Trace, body);
+        return new PrefixedReadStream(_message.Trace, body);
     }
 
     /// <summary>Converts to 7-bit (quoted-printable) for a peer without 8BITMIME; null with the reason when it cannot be done.</summary>
@@ -140,78 +141,5 @@ internal sealed class MessageContent
 
         _sevenBit = converted;
         return null;
-    }
-
-    /// <summary>The trace bytes, then the body stream (read-only, forward only).</summary>
-    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream body) : Stream
-    {
-        private int _offset;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            if (_offset < prefix.Length)
-            {
-                var n = Math.Min(buffer.Length, prefix.Length - _offset);
-                prefix.Span.Slice(_offset, n).CopyTo(buffer);
-                _offset += n;
-                return n;
-            }
-
-            return body.Read(buffer);
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (_offset < prefix.Length)
-            {
-                var n = Math.Min(buffer.Length, prefix.Length - _offset);
-                prefix.Slice(_offset, n).CopyTo(buffer);
-                _offset += n;
-                return n;
-            }
-
-            return await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                body.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await body.DisposeAsync().ConfigureAwait(false);
-            await base.DisposeAsync().ConfigureAwait(false);
-        }
     }
 }

@@ -453,10 +453,17 @@ public sealed partial class PosternServer : IAsyncDisposable
             BareLineEnds = options.Smtp.BareLineEnds.Equals("reject", StringComparison.OrdinalIgnoreCase) ? BareLineEndHandling.Reject : BareLineEndHandling.Normalize,
         };
         var logger = _loggerFactory!.CreateLogger("Postern.Smtp");
+        return await StartListenersAsync(enabled.Select(l => (l, kinds[l.Known.Name].Tls,
+            (IConnectionHandler)new SmtpConnectionHandler(kinds[l.Known.Name].Kind, sessionOptions, services, logger))), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts one listener per configured endpoint with its handler; a port that cannot be bound is a configuration error.</summary>
+    private async Task<ListenerHost> StartListenersAsync(IEnumerable<(ResolvedListener Listener, TlsMode Tls, IConnectionHandler Handler)> configured, CancellationToken cancellationToken)
+    {
+        var options = _config.Options;
         var listeners = new List<ListenerService>();
-        foreach (var l in enabled)
+        foreach (var (l, tls, handler) in configured)
         {
-            var (kind, tls) = kinds[l.Known.Name];
             var listenerOptions = new ListenerOptions(l.Known.Name)
             {
                 EndPoints = [new IPEndPoint(l.Address, l.Port)],
@@ -468,8 +475,7 @@ public sealed partial class PosternServer : IAsyncDisposable
                 MaxConnectionsPerAddress = l.Config.MaxConnectionsPerIp,
                 TlsHandshakeTimeout = options.Tls.HandshakeTimeout,
             };
-            listeners.Add(new ListenerService(listenerOptions, new SmtpConnectionHandler(kind, sessionOptions, services, logger),
-                tls == TlsMode.None ? null : _certificates!.Selector, _loggerFactory.CreateLogger("Postern.Listener")));
+            listeners.Add(new ListenerService(listenerOptions, handler, tls == TlsMode.None ? null : _certificates!.Selector, _loggerFactory!.CreateLogger("Postern.Listener")));
         }
 
         var host = new ListenerHost(listeners);
@@ -539,38 +545,8 @@ public sealed partial class PosternServer : IAsyncDisposable
             Preparer = new Postern.Server.Imap.MimeMessagePreparer(),
             Training = new Postern.Server.Imap.MessageLogTrainingSink(_messageLog ??= new MessageLogWriter(mail.MessageLog), TimeProvider.System),
         };
-        var logger = _loggerFactory!.CreateLogger("Postern.Imap");
-        var listeners = new List<ListenerService>();
-        foreach (var l in enabled)
-        {
-            var tls = kinds[l.Known.Name];
-            var listenerOptions = new ListenerOptions(l.Known.Name)
-            {
-                EndPoints = [new IPEndPoint(l.Address, l.Port)],
-                UnixSocketPath = l.Config.UnixSocket is { } socketPath ? Path.GetFullPath(socketPath) : null,
-                UnixSocketMode = (UnixFileMode)Convert.ToInt32(l.Config.UnixSocketMode, 8),
-                Tls = tls,
-                ProxyProtocolTrustedNetworks = l.Config.ProxyProtocolFrom.Select(n => IPNetwork.Parse(n)).ToList(),
-                MaxConnections = l.Config.MaxConnections,
-                MaxConnectionsPerAddress = l.Config.MaxConnectionsPerIp,
-                TlsHandshakeTimeout = options.Tls.HandshakeTimeout,
-            };
-            listeners.Add(new ListenerService(listenerOptions, new Postern.Server.Imap.ImapConnectionHandler(services, logger), _certificates!.Selector,
-                _loggerFactory.CreateLogger("Postern.Listener")));
-        }
-
-        var host = new ListenerHost(listeners);
-        try
-        {
-            await host.StartAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (ListenerBindException e)
-        {
-            await host.DisposeAsync().ConfigureAwait(false);
-            throw new ConfigurationException([e.Message]);
-        }
-
-        return host;
+        var handler = new Postern.Server.Imap.ImapConnectionHandler(services, _loggerFactory!.CreateLogger("Postern.Imap"));
+        return await StartListenersAsync(enabled.Select(l => (l, kinds[l.Known.Name], (IConnectionHandler)handler)), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The outbound queue: routing, the SMTP client with the TLS policies, retries and DSNs.</summary>

@@ -14,28 +14,6 @@ public static class MessageContent
         ArgumentNullException.ThrowIfNull(blobs);
         ArgumentNullException.ThrowIfNull(message);
         var body = await blobs.OpenReadAsync(message.Blob, cancellationToken).ConfigureAwait(false);
-        return body is null ? null : new PrefixedStream(message.HeaderPrefix, body);
-    }
-
-    /// <summary>A read-only stream of some bytes in memory followed by another stream.</summary>
-    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyWrapperStream(rest)
-    {
-        private int _prefixRead;
-
-        public override long Length => prefix.Length + Inner.Length;
-
-        public override int Read(Span<byte> buffer) =>
-            _prefixRead < prefix.Length ? CopyPrefix(buffer) : Inner.Read(buffer);
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            _prefixRead < prefix.Length ? ValueTask.FromResult(CopyPrefix(buffer.Span)) : Inner.ReadAsync(buffer, cancellationToken);
-
-        private int CopyPrefix(Span<byte> buffer)
-        {
-            var n = Math.Min(buffer.Length, prefix.Length - _prefixRead);
-            prefix.Span.Slice(_prefixRead, n).CopyTo(buffer);
-            _prefixRead += n;
-            return n;
-        }
+        return body is null ? null : new PrefixedReadStream(message.HeaderPrefix, body);
     }
 }
