@@ -39,7 +39,8 @@ public class MessageSummaryTests
         Assert.Equal("<hidden@example.com>", s.Bcc);
         Assert.Equal(new SummaryAddress("joerg", "example.com", "Jörg"), s.FirstFrom);
         Assert.Equal(new SummaryAddress("ann", "example.org", "Ann Lee"), s.FirstTo);
-        Assert.Equal(new SummaryAddress("c1", "example.net", null), s.FirstCc);
+        // the first address as ENVELOPE lists it: a group's start marker, whose mailbox is the group name (as SORT CC uses it)
+        Assert.Equal(new SummaryAddress("Team", null, null), s.FirstCc);
         Assert.Equal("abc@x.example", s.MessageId);
         Assert.Equal(["p1@x.example"], s.InReplyTo);
         Assert.Equal(["p0@x.example", "p1@x.example"], s.References);

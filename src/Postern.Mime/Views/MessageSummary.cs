@@ -14,7 +14,7 @@ namespace Postern.Mime.Views;
 public sealed record MessageSummary
 {
     /// <summary>The format written by this build.</summary>
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     public int Version { get; init; } = CurrentVersion;
 
@@ -114,11 +114,13 @@ public sealed record MessageSummary
         return sb.Length == 0 ? null : sb.ToString();
     }
 
-    private static SummaryAddress? First(AddressList list)
+    /// <summary>The first address as ENVELOPE lists it: a group's start marker carries the group name as its mailbox.</summary>
+    private static SummaryAddress? First(AddressList list) => list.Count == 0 ? null : list[0] switch
     {
-        var m = list.Mailboxes.FirstOrDefault();
-        return m is null ? null : new SummaryAddress(m.LocalPart, m.Domain, string.IsNullOrEmpty(m.Name) ? null : m.Name);
-    }
+        MailboxAddress m => new SummaryAddress(m.LocalPart, m.Domain, string.IsNullOrEmpty(m.Name) ? null : m.Name),
+        GroupAddress g => new SummaryAddress(g.Name, null, null),
+        _ => null,
+    };
 
     /// <summary>
     /// True when the message's bytes hold a NUL or a byte above 127 (8-bit header or body text, binary parts), or a

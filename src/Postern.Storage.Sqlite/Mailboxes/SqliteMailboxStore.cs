@@ -478,14 +478,16 @@ public sealed class SqliteMailboxStore : IMailboxStore, IDisposable
         var phrase = "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
         return Task.FromResult<IReadOnlyList<long>?>(Database.Read(c => c.Query(
             """
-            SELECT m.uid FROM messages m JOIN folders f ON f.folder_id = m.folder_id
-            WHERE m.folder_id = $f AND f.account_id = $a AND m.blob_id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH $q)
+            SELECT m.uid FROM messages m JOIN folders f ON f.folder_id = m.folder_id JOIN blobs b ON b.blob_id = m.blob_id
+            WHERE m.folder_id = $f AND f.account_id = $a
+              AND (b.indexed = 0 OR m.size > $big OR m.blob_id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH $q))
             ORDER BY m.uid
             """,
             r => r.GetInt64(0),
             null,
             ("$f", folderId),
             ("$a", accountId),
+            ("$big", IMailboxStore.FullyIndexedMaxBytes),
             ("$q", phrase))));
     }
 

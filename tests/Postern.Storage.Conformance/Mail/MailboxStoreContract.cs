@@ -425,6 +425,19 @@ public abstract class MailboxStoreContract : StorageContract
     }
 
     [Fact]
+    public async Task Full_text_search_always_names_messages_whose_text_was_never_indexed()
+    {
+        var inbox = await InboxAsync();
+        await AppendAsync(inbox.FolderId, "The quarterly invoice");
+        var blob = await WriteBlobAsync("Subject: test\r\n\r\nanother invoice\r\n");
+        await Mail.AppendAsync(Account, inbox.FolderId, [new NewMessage(blob.Id, blob.Length, Time.GetUtcNow(), ReadOnlyMemory<byte>.Empty, SearchText: null)], null, Ct);
+
+        // the caller confirms candidates, so an unindexed message must never be ruled out by the index
+        Assert.Equal([1L, 2L], await Mail.SearchTextAsync(Account, inbox.FolderId, "invoice", Ct));
+        Assert.Equal([2L], await Mail.SearchTextAsync(Account, inbox.FolderId, "dinner", Ct));
+    }
+
+    [Fact]
     public async Task Full_text_search_follows_copies_and_forgets_expunged_messages()
     {
         var inbox = await InboxAsync();
