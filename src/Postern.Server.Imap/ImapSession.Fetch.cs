@@ -67,9 +67,10 @@ internal sealed partial class ImapSession
             }
             else
             {
-                foreach (var m in await _services.Mailboxes.ListFlagsAsync(AccountId, selected.FolderId, changedSince, Closed).ConfigureAwait(false))
+                var index = await _services.FolderIndex.GetAsync(AccountId, selected.FolderId, Closed).ConfigureAwait(false);
+                foreach (var m in index?.Range(targets[0].Uid, targets[^1].Uid) ?? [])
                 {
-                    if (m.Uid >= targets[0].Uid && m.Uid <= targets[^1].Uid)
+                    if (changedSince is null || m.ModSeq > changedSince)
                     {
                         flags[m.Uid] = m;
                     }

@@ -238,10 +238,10 @@ internal sealed partial class ImapSession
             return (matches, evaluator.UsesModSeq);
         }
 
-        var flags = new Dictionary<long, FlagState>();
-        foreach (var f in await _services.Mailboxes.ListFlagsAsync(AccountId, selected.FolderId, null, Closed).ConfigureAwait(false))
+        var index = await _services.FolderIndex.GetAsync(AccountId, selected.FolderId, Closed).ConfigureAwait(false);
+        if (index is null)
         {
-            flags[f.Uid] = f;
+            return (matches, evaluator.UsesModSeq);
         }
 
         var undecided = new List<SearchSubject>();
@@ -249,7 +249,7 @@ internal sealed partial class ImapSession
         for (var i = 0; i < uids.Count; i++)
         {
             // A message another session expunged, not yet reported to this one, matches nothing.
-            if (flags.TryGetValue(uids[i], out var state))
+            if (index.Find(uids[i]) is { } state)
             {
                 var subject = new SearchSubject(i + 1, uids[i], state);
                 switch (evaluator.Match(subject))

@@ -41,15 +41,16 @@ internal sealed partial class ImapSession
             _condStore = true;
         }
 
-        var status = await _services.Mailboxes.GetFolderStatusAsync(AccountId, folder.FolderId, Closed).ConfigureAwait(false);
-        if (status is null)
+        var index = await _services.FolderIndex.GetAsync(AccountId, folder.FolderId, Closed).ConfigureAwait(false);
+        if (index is null)
         {
             No(command.Tag, "Mailbox does not exist", ImapResponseCode.NonExistent);
             return;
         }
 
-        var all = await _services.Mailboxes.ListFlagsAsync(AccountId, folder.FolderId, null, Closed).ConfigureAwait(false);
-        var selected = new SelectedFolder(folder, command.ReadOnly) { ModSeq = status.HighestModSeq };
+        var status = index.Folder;
+        var all = index.States;
+        var selected = new SelectedFolder(status, command.ReadOnly) { ModSeq = status.HighestModSeq };
         var firstUnseen = 0;
         foreach (var m in all)
         {

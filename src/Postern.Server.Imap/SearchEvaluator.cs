@@ -47,6 +47,9 @@ internal sealed class SearchSubject(int seq, long uid, FlagState flags)
         }
     }
 
+    /// <summary>Whether the summary has been read or built already.</summary>
+    public bool HasSummary => _summary is not null;
+
     /// <summary>True when <see cref="Summary"/> had to be built (the row had none): the caller may store it.</summary>
     public bool SummaryBuilt { get; private set; }
 
@@ -227,6 +230,12 @@ internal sealed class SearchEvaluator
 
                 return m.Text is { } all ? Contains(all, key.Value) : null;
             case SearchKeyKind.From or SearchKeyKind.To or SearchKeyKind.Cc or SearchKeyKind.Bcc or SearchKeyKind.Subject:
+                if (m.Row is { } stored && !m.HasSummary && !MessageSummary.MayContain(stored.Summary, key.Value))
+                {
+                    // The stored summary does not hold the text anywhere: no need to parse it.
+                    return false;
+                }
+
                 if (m.Summary is not { } summary)
                 {
                     return null;

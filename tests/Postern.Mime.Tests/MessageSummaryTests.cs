@@ -151,4 +151,20 @@ public class MessageSummaryTests
         Assert.Equal(expected.References, actual.References);
         Assert.Equal(expected.HasEightBit, actual.HasEightBit);
     }
+
+    [Fact]
+    public void MayContain_rules_out_only_what_the_stored_json_cannot_hold()
+    {
+        var m = MimeMessage.Parse(System.Text.Encoding.UTF8.GetBytes("From: Ann <ann@example.org>\r\nSubject: Tom & Jerry =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nbody\r\n"));
+        var json = MessageSummary.Build(m).ToJson();
+        Assert.True(MessageSummary.MayContain(json, "TOM"));
+        Assert.True(MessageSummary.MayContain(json, "ann@EXAMPLE"));
+        Assert.False(MessageSummary.MayContain(json, "walrus"));
+
+        // what the serializer escapes (&, non-ASCII) cannot be looked for in the raw text: never ruled out
+        Assert.True(MessageSummary.MayContain(json, "tom & jerry"));
+        Assert.True(MessageSummary.MayContain(json, "grüße"));
+        Assert.True(MessageSummary.MayContain(json.Replace("\"Version\":2", "\"Version\":1", StringComparison.Ordinal), "walrus"));
+        Assert.True(MessageSummary.MayContain(null, "walrus"));
+    }
 }

@@ -145,6 +145,37 @@ public sealed record MessageSummary
         return false;
     }
 
+    /// <summary>
+    /// False only when <paramref name="json"/> is a summary of this version that cannot hold <paramref name="text"/>
+    /// in any field (case-insensitively): a quick test before <see cref="FromJson"/>, so that a search over many
+    /// summaries parses only the few that might match. Text with characters JSON escapes is never ruled out.
+    /// </summary>
+    public static bool MayContain(string? json, string text)
+    {
+        if (json is null || !json.StartsWith(VersionPrefix, StringComparison.Ordinal) || !IsVerbatimInJson(text))
+        {
+            return true;
+        }
+
+        return json.Contains(text, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static readonly string VersionPrefix = "{\"Version\":" + CurrentVersion.ToString(System.Globalization.CultureInfo.InvariantCulture) + ",";
+
+    /// <summary>Printable ASCII that the serializer's default encoder writes as itself.</summary>
+    private static bool IsVerbatimInJson(string text)
+    {
+        foreach (var c in text)
+        {
+            if (c < 0x20 || c > 0x7E || c is '"' or '\\' or '<' or '>' or '&' or '\'' or '+' or '`')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     public string ToJson() => JsonSerializer.Serialize(this, MessageSummaryJson.Default.MessageSummary);
 
     /// <summary>The summary in <paramref name="json"/>, or null when it is missing, malformed or of another version.</summary>
