@@ -264,7 +264,7 @@ internal sealed partial class ImapSession
             }
         }
 
-        await LoadRowsAsync(undecided).ConfigureAwait(false);
+        await LoadRowsAsync(undecided, evaluator.RequiredSummaryText()).ConfigureAwait(false);
         foreach (var subject in undecided)
         {
             if (subject.Row is null)
@@ -291,8 +291,12 @@ internal sealed partial class ImapSession
         return (matches, evaluator.UsesModSeq);
     }
 
-    /// <summary>Loads the stored rows of <paramref name="subjects"/> (ascending), a page of UIDs per store call.</summary>
-    private async Task LoadRowsAsync(List<SearchSubject> subjects)
+    /// <summary>
+    /// Loads the stored rows of <paramref name="subjects"/> (ascending), a page of UIDs per store call. With
+    /// <paramref name="summaryText"/>, the store leaves out rows whose summary cannot hold it: those subjects stay
+    /// without a row and so match nothing.
+    /// </summary>
+    private async Task LoadRowsAsync(List<SearchSubject> subjects, string? summaryText = null)
     {
         for (var start = 0; start < subjects.Count; start += SearchPage)
         {
@@ -301,7 +305,10 @@ internal sealed partial class ImapSession
             if (span <= 4 * page.Count)
             {
                 var rows = new Dictionary<long, StoredMessage>();
-                foreach (var row in await _services.Mailboxes.ListMessagesAsync(AccountId, _selected!.FolderId, page[0].Uid, page[^1].Uid, null, Closed).ConfigureAwait(false))
+                var found = summaryText is null
+                    ? await _services.Mailboxes.ListMessagesAsync(AccountId, _selected!.FolderId, page[0].Uid, page[^1].Uid, null, Closed).ConfigureAwait(false)
+                    : await _services.Mailboxes.ListMessagesBySummaryAsync(AccountId, _selected!.FolderId, page[0].Uid, page[^1].Uid, MessageSummary.VersionPrefix, summaryText, Closed).ConfigureAwait(false);
+                foreach (var row in found)
                 {
                     rows[row.Uid] = row;
                 }

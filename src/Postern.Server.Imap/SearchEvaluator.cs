@@ -130,6 +130,25 @@ internal sealed class SearchEvaluator
         return found;
     }
 
+    /// <summary>
+    /// A text every match's summary must hold: the value of a FROM/TO/CC/BCC/SUBJECT key that all matches must satisfy
+    /// (a top-level key), when it can be looked for in the stored JSON as it is. Null when there is none.
+    /// </summary>
+    public string? RequiredSummaryText()
+    {
+        IEnumerable<SearchKey> required = _criteria is AndSearchKey and ? and.Keys : [_criteria];
+        foreach (var key in required)
+        {
+            if (key is TextSearchKey { Kind: SearchKeyKind.From or SearchKeyKind.To or SearchKeyKind.Cc or SearchKeyKind.Bcc or SearchKeyKind.Subject } t
+                && t.Value.Length > 0 && MessageSummary.IsVerbatimInJson(t.Value))
+            {
+                return t.Value;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Records the index's candidates for a BODY key (a superset of the messages that match it).</summary>
     public void SetCandidates(SearchKey key, IEnumerable<long> uids) => _candidates[key] = [.. uids];
 

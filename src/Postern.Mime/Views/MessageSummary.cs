@@ -160,10 +160,11 @@ public sealed record MessageSummary
         return json.Contains(text, StringComparison.OrdinalIgnoreCase);
     }
 
-    private static readonly string VersionPrefix = "{\"Version\":" + CurrentVersion.ToString(System.Globalization.CultureInfo.InvariantCulture) + ",";
+    /// <summary>How every summary of this format version begins (a store can tell other versions apart by it).</summary>
+    public static readonly string VersionPrefix = "{\"Version\":" + CurrentVersion.ToString(System.Globalization.CultureInfo.InvariantCulture) + ",";
 
-    /// <summary>Printable ASCII that the serializer's default encoder writes as itself.</summary>
-    private static bool IsVerbatimInJson(string text)
+    /// <summary>True for printable ASCII that the serializer's default encoder writes as itself: such text can be looked for in the raw JSON.</summary>
+    public static bool IsVerbatimInJson(string text)
     {
         foreach (var c in text)
         {

@@ -91,6 +91,14 @@ public interface IMailboxStore
     Task<IReadOnlyList<long>> ListExpungedAsync(long accountId, long folderId, long sinceModSeq, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Like <see cref="ListMessagesAsync"/> (all modseqs), but only messages whose stored summary contains
+    /// <paramref name="text"/> (ASCII letters case-insensitively, the rest exactly), plus every message whose summary
+    /// is missing or does not start with <paramref name="formatPrefix"/> (another format version, which the caller
+    /// must read itself). A search narrows with it before reading summaries; the caller still confirms.
+    /// </summary>
+    Task<IReadOnlyList<StoredMessage>> ListMessagesBySummaryAsync(long accountId, long folderId, long firstUid, long lastUid, string formatPrefix, string text, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Messages up to this size are indexed whole: the indexed text is capped at 1 Mi characters
     /// (Postern.Mime's MessageSearchText.MaxChars), and a message's text is never more than twice its size.
     /// </summary>
