@@ -14,6 +14,29 @@ internal sealed class FolderIndex(Folder folder, FlagState[] states)
 
     public int Count => states.Length;
 
+    /// <summary>Every keyword some message has (the FLAGS response).</summary>
+    public IReadOnlySet<string> Keywords { get; } = KeywordsOf(states);
+
+    /// <summary>The 0-based position of the first message without \Seen, or -1.</summary>
+    public int FirstUnseen { get; } = System.Array.FindIndex(states, m => !m.Flags.HasFlag(MessageFlags.Seen));
+
+    /// <summary>The UIDs, ascending.</summary>
+    public long[] Uids() => System.Array.ConvertAll(states, m => m.Uid);
+
+    private static HashSet<string> KeywordsOf(FlagState[] states)
+    {
+        var keywords = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var m in states)
+        {
+            foreach (var k in m.Keywords)
+            {
+                keywords.Add(k);
+            }
+        }
+
+        return keywords;
+    }
+
     internal FlagState[] Array => states;
 
     public FlagState? Find(long uid)

@@ -51,26 +51,18 @@ internal sealed partial class ImapSession
         var status = index.Folder;
         var all = index.States;
         var selected = new SelectedFolder(status, command.ReadOnly) { ModSeq = status.HighestModSeq };
-        var firstUnseen = 0;
+        selected.AddRange(index.Uids());
         foreach (var m in all)
         {
-            selected.Add(m.Uid);
             if (m.ModSeq > status.HighestModSeq)
             {
-                // Newer than the counters read first: already part of this view.
+                // Newer than the folder row read first: already part of this view.
                 selected.Reported[m.Uid] = m.ModSeq;
             }
-
-            foreach (var k in m.Keywords)
-            {
-                selected.Keywords.Add(k);
-            }
-
-            if (firstUnseen == 0 && !m.Flags.HasFlag(MessageFlags.Seen))
-            {
-                firstUnseen = selected.Count;
-            }
         }
+
+        selected.Keywords.UnionWith(index.Keywords);
+        var firstUnseen = index.FirstUnseen + 1;
 
         ClaimRecent(selected);
         _selected = selected;
