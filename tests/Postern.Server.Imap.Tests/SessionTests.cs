@@ -418,4 +418,24 @@ public sealed class SessionTests : IAsyncLifetime
         Assert.True((await AppendAsync(other, "Fresh", Message)).Ok);
         Assert.True((await other.CommandAsync("STATUS Fresh (MESSAGES RECENT)")).Has("^\\* STATUS Fresh \\(MESSAGES 3 RECENT 1\\)$"));
     }
+
+    [Fact]
+    public async Task Body_fetch_never_puts_NUL_in_a_plain_literal()
+    {
+        await using var client = await _server.LoginAsync();
+        var message = "From: a@example.com\r\nSubject: binary\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\nA\0B\r\n";
+        var tag = client.NextTag();
+        await client.SendAsync($"{tag} APPEND INBOX ~{{{message.Length}}}\r\n");
+        Assert.StartsWith("+", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync(message + "\r\n");
+        Assert.True((await client.ReadReplyAsync(tag)).Ok);
+        Assert.True((await client.CommandAsync("SELECT INBOX")).Ok);
+
+        var body = await client.CommandAsync("FETCH 1 (BODY.PEEK[1] BODY.PEEK[])");
+        var text = body.Line("FETCH");
+        Assert.DoesNotContain('\0', text);
+        Assert.Contains("A\uFFFDB", text, StringComparison.Ordinal); // 0x80 (not UTF-8 on its own) where the NUL was
+        var binary = await client.CommandAsync("FETCH 1 (BINARY.PEEK[1])");
+        Assert.Contains("A\0B", binary.Line("FETCH"), StringComparison.Ordinal);
+    }
 }
