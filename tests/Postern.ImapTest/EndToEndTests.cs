@@ -28,7 +28,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         Assert.True(results.Count(r => r.Outcome == GroupOutcome.Passed) > 40, ScriptRunner.Summary(results));
     }
 
-    /// <summary>POSTERN_IMAPTEST_SERVER=host:port:user:pass runs the corpus against any server and prints the report.</summary>
+    /// <summary>POSTERN_IMAPTEST_SERVER=host:port:user:pass runs the corpus (or POSTERN_IMAPTEST_ONLY=a,b) against any server, prints the report, and fails on failed groups.</summary>
     [Fact]
     public async Task Runs_against_the_server_in_POSTERN_IMAPTEST_SERVER()
     {
@@ -51,5 +51,6 @@ public sealed class EndToEndTests(ITestOutputHelper output)
 
         output.WriteLine(ScriptRunner.Summary(results));
         Assert.NotEmpty(results);
+        Assert.Empty(results.Where(r => r.Outcome == GroupOutcome.Failed).Select(r => r.ToString()));
     }
 }

@@ -163,12 +163,6 @@ public sealed class ScriptRunner(ImapTestServer server)
                 throw new FormatException("empty mbox " + script.MboxPath);
             }
 
-            if (script.RequiresUser2)
-            {
-                result.SkipReason = "needs a second user ($user2), which this runner does not configure";
-                return;
-            }
-
             var at = server.User.IndexOf('@', StringComparison.Ordinal);
             _m.Variables["user"] = server.User;
             _m.Variables["username"] = at < 0 ? server.User : server.User[..at];
@@ -306,6 +300,12 @@ public sealed class ScriptRunner(ImapTestServer server)
             if (missing.Count > 0)
             {
                 result.SkipReason = "server lacks " + string.Join(" ", missing);
+                return false;
+            }
+
+            if (script.RequiresUser2)
+            {
+                result.SkipReason = "needs a second user ($user2), which this runner does not configure";
                 return false;
             }
 
