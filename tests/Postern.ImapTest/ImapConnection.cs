@@ -40,6 +40,11 @@ public sealed class ImapConnection : IAsyncDisposable
 
     public bool SawBye { get; set; }
 
+    /// <summary>"name/uidvalidity" of the selected mailbox (null when none), and the UIDVALIDITY a SELECT in progress announced.</summary>
+    public string? SelectedKey { get; set; }
+
+    public string? PendingUidValidity { get; set; }
+
     public bool Closed { get; private set; }
 
     /// <summary>Capabilities last announced (greeting, LOGIN's OK, or CAPABILITY).</summary>

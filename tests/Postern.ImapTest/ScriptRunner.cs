@@ -141,7 +141,7 @@ public sealed class ScriptRunner(ImapTestServer server)
         private static readonly Regex LiteralMarker = new(@"~?\{(\d+)(\+?)\}\r\n", RegexOptions.CultureInvariant);
         private readonly Matcher _m = new();
         private readonly List<ImapConnection> _conns = [];
-        private IReadOnlyList<MboxMessage> _mbox = [];
+        private IReadOnlyList<MboxMessage>? _mbox;
         private int _nextMessage;
 
         // State of the group being run.
@@ -151,18 +151,14 @@ public sealed class ScriptRunner(ImapTestServer server)
         private string? _firstExtra;
         private bool _groupFailed;
         private readonly Dictionary<string, ScriptCommand> _pending = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, string> _sent = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string Mailbox, string Uid), int> _recentOwner = [];
         private string? _groupTag;
 
         public CommandGroup? CurrentGroup { get; private set; }
 
         public async Task ExecuteAsync()
         {
-            _mbox = Mbox.Read(script.MboxPath);
-            if (_mbox.Count == 0)
-            {
-                throw new FormatException("empty mbox " + script.MboxPath);
-            }
-
             var at = server.User.IndexOf('@', StringComparison.Ordinal);
             _m.Variables["user"] = server.User;
             _m.Variables["username"] = at < 0 ? server.User : server.User[..at];
@@ -258,7 +254,7 @@ public sealed class ScriptRunner(ImapTestServer server)
                 return true;
             }
 
-            var count = script.MessageCount ?? _mbox.Count;
+            var count = script.MessageCount ?? Messages().Count;
             for (var n = 0L; n < count; n++)
             {
                 var tag = first.NextTag();
@@ -277,7 +273,9 @@ public sealed class ScriptRunner(ImapTestServer server)
 
             foreach (var c in _conns)
             {
+                c.PendingUidValidity = null;
                 var (_, selected) = await SetupCommandAsync(c, "SELECT " + Quote(runner.Mailbox));
+                c.SelectedKey = runner.Mailbox + "/" + c.PendingUidValidity;
                 if (!IsOk(selected))
                 {
                     throw new AbortException("setup: SELECT failed: " + ImapArg.Format(selected));
@@ -356,10 +354,31 @@ public sealed class ScriptRunner(ImapTestServer server)
         /// <summary>The wire form of an APPEND of the next mbox message (imaptest adds the From line's date to a bare "append").</summary>
         private string AppendCommand(string args, bool withDate)
         {
-            var message = _mbox[_nextMessage];
-            _nextMessage = (_nextMessage + 1) % _mbox.Count;
+            var mbox = Messages();
+            var message = mbox[_nextMessage];
+            _nextMessage = (_nextMessage + 1) % mbox.Count;
             var date = withDate ? " \"" + message.InternalDate + "\"" : "";
             return $"APPEND {args}{date} {{{message.Content.Length.ToString(CultureInfo.InvariantCulture)}}}\r\n{message.Content}";
+        }
+
+        /// <summary>The group's mbox, read when first needed.</summary>
+        private IReadOnlyList<MboxMessage> Messages()
+        {
+            if (_mbox is null)
+            {
+                if (!File.Exists(script.MboxPath))
+                {
+                    throw new AbortException("no mbox " + script.MboxPath);
+                }
+
+                _mbox = Mbox.Read(script.MboxPath);
+                if (_mbox.Count == 0)
+                {
+                    throw new AbortException("empty mbox " + script.MboxPath);
+                }
+            }
+
+            return _mbox;
         }
 
         /// <summary>Does "append" carry its own message (a literal, or CATENATE) after mailbox [flags] [date]?</summary>
@@ -387,8 +406,13 @@ public sealed class ScriptRunner(ImapTestServer server)
         }
 
         /// <summary>Tracks what a connection knows of its mailbox (for $N sequences): EXISTS sets the count, EXPUNGE lowers it.</summary>
-        private static void Track(ImapConnection c, ImapResponse r)
+        private void Track(ImapConnection c, ImapResponse r)
         {
+            if (r.IsAtom(0, "OK") && r.Args.Count > 1 && r.Args[1].Kind == ImapArgKind.Atom && r.Args[1].Text.StartsWith("[UIDVALIDITY ", StringComparison.OrdinalIgnoreCase))
+            {
+                c.PendingUidValidity = r.Args[1].Text[13..].TrimEnd(']');
+            }
+
             if (r.IsAtom(0, "BYE"))
             {
                 c.SawBye = true;
@@ -529,6 +553,12 @@ public sealed class ScriptRunner(ImapTestServer server)
                 var tag = c.NextTag();
                 _groupTag ??= tag;
                 _pending[tag] = cmd;
+                _sent[tag] = text;
+                if (IsSelect(text))
+                {
+                    c.PendingUidValidity = null;
+                }
+
                 string wire;
                 if (text.Equals("append", StringComparison.OrdinalIgnoreCase))
                 {
@@ -592,6 +622,7 @@ public sealed class ScriptRunner(ImapTestServer server)
             {
                 case ResponseKind.Untagged:
                     MatchUntagged(r.Args);
+                    CheckRecent(c, r);
                     if (r.IsAtom(1, "EXPUNGE") && uint.TryParse(r.Args[0].Text, NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
                     {
                         _m.Expunged(seq);
@@ -600,6 +631,7 @@ public sealed class ScriptRunner(ImapTestServer server)
                     Track(c, r);
                     break;
                 case ResponseKind.Tagged when r.Tag is not null && _pending.Remove(r.Tag, out var cmd):
+                    TrackSelection(c, _sent.GetValueOrDefault(r.Tag, ""), r);
                     _m.Variables["tag"] = r.Tag;
                     var ok = _m.MatchArgs(cmd.Reply ?? [], 0, r.Args, 0, Matcher.Full, prefix: true) == Matcher.Full;
                     _m.Variables.Remove("tag");
@@ -610,6 +642,69 @@ public sealed class ScriptRunner(ImapTestServer server)
 
                     break;
             }
+        }
+
+        private static bool IsSelect(string text) =>
+            text.StartsWith("select ", StringComparison.OrdinalIgnoreCase) || text.StartsWith("examine ", StringComparison.OrdinalIgnoreCase);
+
+        /// <summary>Which mailbox (name and UIDVALIDITY) a connection has selected, for the \Recent check.</summary>
+        private static void TrackSelection(ImapConnection c, string text, ImapResponse reply)
+        {
+            var ok = reply.IsAtom(0, "OK");
+            if (IsSelect(text))
+            {
+                var args = ImapArgParser.TryParse(text[(text.IndexOf(' ', StringComparison.Ordinal) + 1)..], out _);
+                c.SelectedKey = ok && args is [{ IsAString: true } name, ..] ? name.Text + "/" + c.PendingUidValidity : null;
+            }
+            else if (ok && (text.Equals("close", StringComparison.OrdinalIgnoreCase) || text.Equals("unselect", StringComparison.OrdinalIgnoreCase)))
+            {
+                c.SelectedKey = null;
+            }
+        }
+
+        /// <summary>
+        /// imaptest's mailbox-state check for \Recent: one message is recent in one session only (RFC 3501 §2.3.2).
+        /// Checked on FETCH replies that carry both UID and FLAGS.
+        /// </summary>
+        private void CheckRecent(ImapConnection c, ImapResponse r)
+        {
+            if (c.SelectedKey is null || !r.IsAtom(1, "FETCH") || r.Args.Count < 3 || r.Args[2].Kind != ImapArgKind.List)
+            {
+                return;
+            }
+
+            var items = r.Args[2].Items;
+            string? uid = null;
+            var recent = false;
+            for (var i = 0; i + 1 < items.Count; i += 2)
+            {
+                if (items[i].Kind != ImapArgKind.Atom)
+                {
+                    continue;
+                }
+
+                if (items[i].Text.Equals("UID", StringComparison.OrdinalIgnoreCase))
+                {
+                    uid = items[i + 1].Text;
+                }
+                else if (items[i].Text.Equals("FLAGS", StringComparison.OrdinalIgnoreCase) && items[i + 1].Kind == ImapArgKind.List)
+                {
+                    recent = items[i + 1].Items.Any(f => f.Text.Equals("\\Recent", StringComparison.OrdinalIgnoreCase));
+                }
+            }
+
+            if (uid is null || !recent)
+            {
+                return;
+            }
+
+            if (_recentOwner.TryGetValue((c.SelectedKey, uid), out var owner) && owner != c.Index)
+            {
+                Fail($"\\Recent for UID {uid} of {c.SelectedKey} in sessions {owner + 1} and {c.Index + 1} (a message is recent in one session only)");
+                return;
+            }
+
+            _recentOwner[(c.SelectedKey, uid)] = c.Index;
         }
 
         private static string Short(string s) => s.Length > 200 ? s[..200] + "…" : s;
