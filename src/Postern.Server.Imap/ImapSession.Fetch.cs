@@ -383,6 +383,14 @@ internal sealed partial class ImapSession
 
     private void WriteBytes(byte[] bytes)
     {
+        if (bytes.AsSpan().Contains((byte)0))
+        {
+            // A plain literal must not carry NUL (RFC 9051 §4.3): as Dovecot does, 0x80 stands in for it
+            // (BINARY[] gives the octets as they are, in a literal8).
+            bytes = (byte[])bytes.Clone();
+            bytes.AsSpan().Replace((byte)0, (byte)0x80);
+        }
+
         _w.LiteralHeader(bytes.Length);
         _w.RawBytes(bytes);
     }

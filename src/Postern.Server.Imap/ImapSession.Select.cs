@@ -138,12 +138,15 @@ internal sealed partial class ImapSession
 
     private void ClaimRecent(SelectedFolder selected)
     {
-        if (selected.ReadOnly || selected.Count == 0)
+        if (selected.Count == 0)
         {
             return;
         }
 
-        if (_services.Recent.Claim(selected.FolderId, selected.MaxUid, 0) is { } first)
+        // EXAMINE must not take \Recent away from anyone (RFC 3501 §6.3.2): it sees what nobody claimed yet, claiming nothing.
+        var claimed = _services.Recent.Claimed(selected.FolderId);
+        var first = selected.ReadOnly ? (selected.MaxUid > claimed ? claimed + 1 : (long?)null) : _services.Recent.Claim(selected.FolderId, selected.MaxUid, 0);
+        if (first is not null)
         {
             for (var i = selected.Count - 1; i >= 0 && selected.Uids[i] >= first; i--)
             {
