@@ -25,9 +25,9 @@ internal sealed partial class ImapSession
             return;
         }
 
-        if (command.ChangedSince is not null)
+        if (command.ChangedSince is not null || command.Items.Any(i => i.Kind == FetchItemKind.ModSeq))
         {
-            _condStore = true;
+            EnableCondStore();
         }
 
         var items = command.Items.ToList();

@@ -10,6 +10,24 @@ internal sealed partial class ImapSession
 {
     private static readonly string[] SearchCharsets = ["US-ASCII", "UTF-8"];
 
+    /// <summary>
+    /// A CONDSTORE-enabling command (RFC 7162 §3.1: FETCH/SEARCH MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE): from now on
+    /// flag updates carry MODSEQ; the first time in the selected state the client learns HIGHESTMODSEQ.
+    /// </summary>
+    private void EnableCondStore()
+    {
+        if (_condStore)
+        {
+            return;
+        }
+
+        _condStore = true;
+        if (_selected is { } selected)
+        {
+            _w.Untagged(ImapStatus.Ok, "Highest", ImapResponseCode.HighestModSeq((ulong)selected.ModSeq));
+        }
+    }
+
     /// <summary>How many messages one store call loads while a search or sort walks a folder.</summary>
     private const int SearchPage = 1000;
 
@@ -31,7 +49,7 @@ internal sealed partial class ImapSession
         var (matches, usesModSeq) = await RunSearchAsync(command.Criteria).ConfigureAwait(false);
         if (usesModSeq)
         {
-            _condStore = true;
+            EnableCondStore();
         }
 
         if (command.Return is not { } options)
@@ -146,7 +164,12 @@ internal sealed partial class ImapSession
 
         if (usesModSeq && matches.Count > 0)
         {
-            _w.Atom("MODSEQ").Number((ulong)matches.Max(m => m.Flags.ModSeq));
+            // With only MIN and/or MAX, the highest modseq of the messages returned (RFC 4731 §3.2).
+            var onlyEnds = (options & (SearchReturnOptions.All | SearchReturnOptions.Count | SearchReturnOptions.Partial)) == 0;
+            IEnumerable<SearchSubject> reported = onlyEnds
+                ? [.. options.HasFlag(SearchReturnOptions.Min) ? [matches[0]] : Array.Empty<SearchSubject>(), .. options.HasFlag(SearchReturnOptions.Max) ? [matches[^1]] : Array.Empty<SearchSubject>()]
+                : matches;
+            _w.Atom("MODSEQ").Number((ulong)reported.Max(m => m.Flags.ModSeq));
         }
 
         _w.EndLine();
@@ -390,7 +413,7 @@ internal sealed partial class ImapSession
         var (found, usesModSeq) = await RunSearchAsync(command.Criteria).ConfigureAwait(false);
         if (usesModSeq)
         {
-            _condStore = true;
+            EnableCondStore();
         }
 
         var matches = await WithSummariesAsync(found).ConfigureAwait(false);
@@ -437,7 +460,7 @@ internal sealed partial class ImapSession
         var (found, usesModSeq) = await RunSearchAsync(command.Criteria).ConfigureAwait(false);
         if (usesModSeq)
         {
-            _condStore = true;
+            EnableCondStore();
         }
 
         var messages = (await WithSummariesAsync(found).ConfigureAwait(false)).Select(m =>

@@ -64,7 +64,7 @@ internal sealed partial class ImapSession
 
         if (command.UnchangedSince is not null)
         {
-            _condStore = true;
+            EnableCondStore();
         }
 
         var targets = ResolveUids(command.Set, command.Uid);

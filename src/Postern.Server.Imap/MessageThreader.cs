@@ -110,11 +110,9 @@ internal static class MessageThreader
             }
 
             // (1)(B) The last reference is the parent: it overrides a parent guessed from other References fields.
-            if (previous is null)
-            {
-                own.Orphan();
-            }
-            else if (previous != own && !IsAncestorOrSelf(own, previous))
+            // The guessed link goes first, even when the new one would close a loop and is not made.
+            own.Orphan();
+            if (previous is not null && previous != own && !IsAncestorOrSelf(own, previous))
             {
                 previous.Adopt(own);
             }

@@ -58,6 +58,9 @@ public sealed class ThreaderTests
         Assert.Equal("(2 1)", References(M(1, "a", "b"), M(2, "b", "a")));
         Assert.Equal("(1)(2)", References(M(1, "a", subject: "one"), M(2, "a", subject: "two")));
         Assert.Equal("(1)", References(M(1, "a", "a")));
+
+        // 2 guessed 3 under 1; 3 itself names 2, which would close a loop: the guess goes, the loop is not made
+        Assert.Equal("(3 2)(1)", References(M(1, "a", subject: "one", minutes: 30), M(2, "b", "a c", subject: "two", minutes: 10), M(3, "c", "b", subject: "three", minutes: 20)));
     }
 
     [Fact]

@@ -100,13 +100,11 @@ public static class QuotedPrintableDecoder
             var eq = input[i..].IndexOfAny((byte)'=', header ? (byte)'_' : (byte)'=');
             if (eq < 0)
             {
-                input[i..].CopyTo(span[o..]);
-                o += input.Length - i;
+                o += CopyLiteral(input, i, input.Length - i, span[o..], header);
                 break;
             }
 
-            input.Slice(i, eq).CopyTo(span[o..]);
-            o += eq;
+            o += CopyLiteral(input, i, eq, span[o..], header);
             i += eq;
             if (input[i] == '_')
             {
@@ -156,6 +154,49 @@ public static class QuotedPrintableDecoder
 
         output.Advance(o);
         return clean;
+    }
+
+    /// <summary>
+    /// Copies literal text; in a body, white space that ends an encoded line is dropped (RFC 2045 §6.7 rule 3: it was
+    /// added in transport; an encoder writes "=20" for white space that belongs to the text).
+    /// </summary>
+    private static int CopyLiteral(ReadOnlySpan<byte> input, int start, int length, Span<byte> output, bool header)
+    {
+        var segment = input.Slice(start, length);
+        if (header || (segment.IndexOfAny((byte)' ', (byte)'\t') < 0))
+        {
+            segment.CopyTo(output);
+            return length;
+        }
+
+        var o = 0;
+        for (var k = 0; k < segment.Length; k++)
+        {
+            var c = segment[k];
+            if (c is (byte)' ' or (byte)'\t')
+            {
+                var end = k;
+                while (end < segment.Length && segment[end] is (byte)' ' or (byte)'\t')
+                {
+                    end++;
+                }
+
+                var at = start + end;
+                var endsLine = at >= input.Length || input[at] == '\n' || (input[at] == '\r' && at + 1 < input.Length && input[at + 1] == '\n');
+                if (!endsLine)
+                {
+                    segment[k..end].CopyTo(output[o..]);
+                    o += end - k;
+                }
+
+                k = end - 1;
+                continue;
+            }
+
+            output[o++] = c;
+        }
+
+        return o;
     }
 
     /// <summary>Decodes to a new array.</summary>

@@ -14,7 +14,7 @@ namespace Postern.Mime.Views;
 public sealed record MessageSummary
 {
     /// <summary>The format written by this build.</summary>
-    public const int CurrentVersion = 2;
+    public const int CurrentVersion = 3;
 
     public int Version { get; init; } = CurrentVersion;
 
@@ -92,23 +92,54 @@ public sealed record MessageSummary
         };
     }
 
-    /// <summary>"Name &lt;local@domain&gt;, &lt;other@domain&gt;": every mailbox, groups flattened; null when there is none.</summary>
+    /// <summary>"Name &lt;local@domain&gt;, group: &lt;other@domain&gt;": every mailbox, a group's name before its members; null when there is none.</summary>
     private static string? AddressText(AddressList list)
     {
         var sb = new StringBuilder();
-        foreach (var m in list.Mailboxes)
+        var groupOpened = false;
+        void Separate()
         {
-            if (sb.Length > 0)
+            if (groupOpened)
+            {
+                sb.Append(' ');
+                groupOpened = false;
+            }
+            else if (sb.Length > 0)
             {
                 sb.Append(", ");
             }
+        }
 
+        void Mailbox(MailboxAddress m)
+        {
+            Separate();
             if (!string.IsNullOrEmpty(m.Name))
             {
                 sb.Append(m.Name).Append(' ');
             }
 
             sb.Append('<').Append(m.Address).Append('>');
+        }
+
+        foreach (var address in list)
+        {
+            switch (address)
+            {
+                case MailboxAddress m:
+                    Mailbox(m);
+                    break;
+                case GroupAddress g:
+                    Separate();
+                    sb.Append(g.Name).Append(':');
+                    groupOpened = true;
+                    foreach (var member in g.Members)
+                    {
+                        Mailbox(member);
+                    }
+
+                    groupOpened = false;
+                    break;
+            }
         }
 
         return sb.Length == 0 ? null : sb.ToString();
