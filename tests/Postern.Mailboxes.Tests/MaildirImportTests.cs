@@ -153,6 +153,26 @@ public sealed class MaildirImportTests : IDisposable
     }
 
     [Fact]
+    public async Task A_folder_larger_than_one_batch_keeps_every_uid()
+    {
+        var uidlist = new StringBuilder("3 V1500000000 N20\n");
+        foreach (var uid in new[] { 2, 3, 5, 8, 13 })
+        {
+            WriteMessage("cur", $"{uid}.M{uid}.host:2,S", $"Subject: {uid}\n\n{uid}\n", DateTimeOffset.UtcNow);
+            uidlist.Append(uid).Append(" :").Append(uid).Append(".M").Append(uid).Append(".host\n");
+        }
+
+        File.WriteAllText(Path.Combine(Maildir, "dovecot-uidlist"), uidlist.ToString());
+
+        var report = await ImportAsync(new MaildirImportOptions { BatchSize = 2 });
+
+        Assert.True(report.Complete, string.Join("\n", report.Problems));
+        var inbox = (await Mail.GetFolderAsync(Account, "INBOX", default))!;
+        Assert.Equal([2L, 3L, 5L, 8L, 13L], (await Mail.ListMessagesAsync(Account, inbox.FolderId, 1, long.MaxValue, null, default)).Select(m => m.Uid));
+        Assert.Equal(20, inbox.UidNext);
+    }
+
+    [Fact]
     public async Task A_folder_already_in_use_is_skipped_unless_renumbering_is_asked_for()
     {
         var inbox = (await Mail.EnsureDefaultFoldersAsync(Account, Domain, default)).Single(f => f.Name == "INBOX");

@@ -8,6 +8,9 @@ namespace Postern.Host.Cli;
 /// <summary><c>postern import maildir</c>: Dovecot Maildirs into existing accounts (docs/import.md).</summary>
 internal static class ImportCommands
 {
+    /// <summary>Problems printed per account in the human report (a broken folder can have thousands).</summary>
+    private const int MaxProblemsShown = 50;
+
     public static Command Create(GlobalOptions globals) => Group("import", "Import mail from other servers", globals, Maildir(globals));
 
     private static Command Maildir(GlobalOptions globals)
@@ -123,9 +126,14 @@ internal static class ImportCommands
                     }
 
                     o.WriteLine($"  subscriptions: {(report.Subscribed.Count == 0 ? "-" : string.Join(", ", report.Subscribed))}");
-                    foreach (var p in report.Problems)
+                    foreach (var p in report.Problems.Take(MaxProblemsShown))
                     {
                         o.WriteLine($"  problem: {p.Folder}: {p.File}: {p.Message}");
+                    }
+
+                    if (report.Problems.Count > MaxProblemsShown)
+                    {
+                        o.WriteLine($"  ... and {report.Problems.Count - MaxProblemsShown} more problems (--json lists them all)");
                     }
                 }
 

@@ -154,7 +154,8 @@ public sealed class MaildirImporter(IMailboxStore mailboxes, IBlobStore blobs, M
             var todo = listed.Where(m => m.Uid >= current).OrderBy(m => m.Uid).ToList();
             foreach (var batch in todo.Chunk(Math.Max(1, _options.BatchSize)))
             {
-                var (ok, bad) = await AppendBatchAsync(accountId, folder, batch, uidList!.NextUid, keywords, problems, cancellationToken).ConfigureAwait(false);
+                // UIDNEXT moves to Dovecot's only after the last batch: the next batch's UIDs must stay above it.
+                var (ok, bad) = await AppendBatchAsync(accountId, folder, batch, 0, keywords, problems, cancellationToken).ConfigureAwait(false);
                 imported += ok;
                 failed += bad;
             }
