@@ -64,6 +64,11 @@ internal static class ImportCommands
                 }
 
                 targets.AddRange(MaildirTree.Find(root!, parse.GetValue(domain), out notMaildirs).Select(e => (e.Address, e.Maildir)));
+                if (targets.Count == 0 && notMaildirs.Count == 0)
+                {
+                    var which = parse.GetValue(domain) is { } d ? $" for {d}" : string.Empty;
+                    throw new DirectoryObjectNotFoundException("tree", $"no mailbox{which} under '{root}' (expected ROOT/d1/d2/DOMAIN/l1/LOCALPART/)");
+                }
             }
 
             var mail = context.Storage.Mail;

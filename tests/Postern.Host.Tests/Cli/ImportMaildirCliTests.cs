@@ -73,6 +73,10 @@ public sealed class ImportMaildirCliTests : IDisposable
         Assert.True(missing.ExitCode == 3, missing.ToString());
         Assert.True(both.ExitCode == 2, both.ToString());
         Assert.True(notThere.ExitCode == 2, notThere.ToString());
+
+        var emptyTree = await _cli.RunAsync("import", "maildir", "--tree", _tree, "--domain", "nowhere.example");
+        Assert.True(emptyTree.ExitCode == 3, emptyTree.ToString());
+        Assert.Contains("no mailbox for nowhere.example", emptyTree.Error, StringComparison.Ordinal);
     }
 
     /// <summary>The fan-out directory of an address, with <paramref name="sub"/> (e.g. Maildir) below it.</summary>
