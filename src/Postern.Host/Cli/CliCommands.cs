@@ -24,5 +24,6 @@ public static class CliCommands
         root.Subcommands.Add(LookupCommands.Dns(globals));
         root.Subcommands.Add(QueueCommands.Create(globals));
         root.Subcommands.Add(SrsCommands.Create(globals));
+        root.Subcommands.Add(ImportCommands.Create(globals));
     }
 }

@@ -232,53 +232,91 @@ public sealed class SqliteMailboxStore : IMailboxStore, IDisposable
                 return new AppendResult(AppendStatus.FolderNotFound, 0, [], 0);
             }
 
-            var blobRows = new long[messages.Count];
-            var sizes = new long[messages.Count];
-            for (var i = 0; i < messages.Count; i++)
-            {
-                blobRows[i] = _blobs.EnsureRow(c, tx, messages[i].Blob, messages[i].BlobLength);
-                var blobLength = c.Scalar<long>("SELECT length FROM blobs WHERE blob_id = $b", tx, ("$b", blobRows[i]));
-                sizes[i] = messages[i].HeaderPrefix.Length + blobLength;
-            }
-
+            var (blobRows, sizes) = EnsureBlobRows(c, tx, messages);
             var quota = CheckLimits(c, tx, accountId, limits, sizes.Sum(), messages.Count);
             if (quota != AppendStatus.Appended)
             {
                 return new AppendResult(quota, folder.UidValidity, [], folder.HighestModSeq);
             }
 
-            var modseq = folder.HighestModSeq + 1;
-            var uid = folder.UidNext;
-            var uids = new List<long>(messages.Count);
-            for (var i = 0; i < messages.Count; i++)
+            var uids = Enumerable.Range(0, messages.Count).Select(i => folder.UidNext + i).ToList();
+            return InsertMessages(c, tx, folder, messages, uids, blobRows, sizes, folder.UidNext + messages.Count);
+        }, cancellationToken).ConfigureAwait(false);
+        if (result.Succeeded && result.Uids.Count > 0)
+        {
+            _hub.Publish(new MailboxChange(accountId, folderId, result.ModSeq));
+        }
+
+        return result;
+    }
+
+    public Task<AdoptStatus> AdoptUidValidityAsync(long accountId, long folderId, long uidValidity, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(uidValidity, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(uidValidity, uint.MaxValue);
+        return Database.WriteAsync((c, tx) =>
+        {
+            var folder = ReadFolder(c, tx, accountId, folderId);
+            if (folder is null)
             {
-                var message = messages[i];
-                c.Execute(
-                    """
-                    INSERT INTO messages (folder_id, uid, blob_id, header_prefix, size, internal_date, internal_offset, flags, keywords, modseq, summary, saved_date)
-                    VALUES ($f, $u, $b, $p, $s, $d, $o, $fl, $k, $m, $sum, $sd)
-                    """,
-                    tx,
-                    ("$f", folderId),
-                    ("$u", uid),
-                    ("$b", blobRows[i]),
-                    ("$p", message.HeaderPrefix.ToArray()),
-                    ("$s", sizes[i]),
-                    ("$d", message.InternalDate.ToUnixTimeMilliseconds()),
-                    ("$o", (int)message.InternalDate.Offset.TotalMinutes),
-                    ("$fl", (int)message.Flags),
-                    ("$k", JoinKeywords(message.Keywords ?? [])),
-                    ("$m", modseq),
-                    ("$sum", message.Summary),
-                    ("$sd", message.SavedDate?.ToUnixTimeMilliseconds()));
-                AddBlobReference(c, tx, blobRows[i], message.SearchText);
-                uids.Add(uid);
-                uid++;
+                return AdoptStatus.FolderNotFound;
             }
 
-            c.Execute("UPDATE folders SET uidnext = $u, highest_modseq = $m WHERE folder_id = $f", tx, ("$u", uid), ("$m", modseq), ("$f", folderId));
-            AddUsage(c, tx, accountId, sizes.Sum(), messages.Count);
-            return new AppendResult(AppendStatus.Appended, folder.UidValidity, uids, modseq);
+            if (folder.UidValidity == uidValidity)
+            {
+                return AdoptStatus.Adopted;
+            }
+
+            if (folder.UidNext != 1)
+            {
+                return AdoptStatus.FolderInUse;
+            }
+
+            c.Execute("UPDATE folders SET uidvalidity = $v WHERE folder_id = $f", tx, ("$v", uidValidity), ("$f", folderId));
+            c.Execute("DELETE FROM expunged WHERE folder_id = $f", tx, ("$f", folderId));
+            c.Execute(
+                "UPDATE accounts SET next_uidvalidity = $v + 1 WHERE account_id = $a AND next_uidvalidity <= $v",
+                tx,
+                ("$v", uidValidity),
+                ("$a", accountId));
+            return AdoptStatus.Adopted;
+        }, cancellationToken);
+    }
+
+    public async Task<AppendResult> AppendWithUidsAsync(long accountId, long folderId, IReadOnlyList<ImportedMessage> messages, long uidNext, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(uidNext, (long)uint.MaxValue + 1);
+        foreach (var m in messages)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(m.Uid, 1, nameof(messages));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(m.Uid, uint.MaxValue, nameof(messages));
+        }
+
+        var result = await Database.WriteAsync((c, tx) =>
+        {
+            var folder = ReadFolder(c, tx, accountId, folderId);
+            if (folder is null)
+            {
+                return new AppendResult(AppendStatus.FolderNotFound, 0, [], 0);
+            }
+
+            var uids = messages.Select(m => m.Uid).ToList();
+            if (uids.Any(u => u < folder.UidNext) || uids.Distinct().Count() != uids.Count)
+            {
+                return new AppendResult(AppendStatus.UidsNotAvailable, folder.UidValidity, [], folder.HighestModSeq);
+            }
+
+            var next = Math.Max(folder.UidNext, Math.Max(uidNext, uids.Count == 0 ? 0 : uids.Max() + 1));
+            if (uids.Count == 0)
+            {
+                c.Execute("UPDATE folders SET uidnext = $u WHERE folder_id = $f", tx, ("$u", next), ("$f", folderId));
+                return new AppendResult(AppendStatus.Appended, folder.UidValidity, [], folder.HighestModSeq);
+            }
+
+            var plain = messages.Select(m => m.Message).ToList();
+            var (blobRows, sizes) = EnsureBlobRows(c, tx, plain);
+            return InsertMessages(c, tx, folder, plain, uids, blobRows, sizes, next);
         }, cancellationToken).ConfigureAwait(false);
         if (result.Succeeded && result.Uids.Count > 0)
         {
@@ -735,6 +773,53 @@ public sealed class SqliteMailboxStore : IMailboxStore, IDisposable
             ("$u", (int)use),
             ("$t", _time.GetUtcNow().ToUnixTimeMilliseconds()));
         return new Folder(id, accountId, name, uidValidity, 1, 1, use, null);
+    }
+
+    private (long[] BlobRows, long[] Sizes) EnsureBlobRows(SqliteConnection c, SqliteTransaction tx, IReadOnlyList<NewMessage> messages)
+    {
+        var blobRows = new long[messages.Count];
+        var sizes = new long[messages.Count];
+        for (var i = 0; i < messages.Count; i++)
+        {
+            blobRows[i] = _blobs.EnsureRow(c, tx, messages[i].Blob, messages[i].BlobLength);
+            var blobLength = c.Scalar<long>("SELECT length FROM blobs WHERE blob_id = $b", tx, ("$b", blobRows[i]));
+            sizes[i] = messages[i].HeaderPrefix.Length + blobLength;
+        }
+
+        return (blobRows, sizes);
+    }
+
+    /// <summary>Inserts the messages with their UIDs at one new modseq, moves UIDNEXT to <paramref name="uidNext"/> and counts the usage.</summary>
+    private static AppendResult InsertMessages(SqliteConnection c, SqliteTransaction tx, Folder folder, IReadOnlyList<NewMessage> messages, IReadOnlyList<long> uids, long[] blobRows, long[] sizes, long uidNext)
+    {
+        var modseq = folder.HighestModSeq + 1;
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            c.Execute(
+                """
+                INSERT INTO messages (folder_id, uid, blob_id, header_prefix, size, internal_date, internal_offset, flags, keywords, modseq, summary, saved_date)
+                VALUES ($f, $u, $b, $p, $s, $d, $o, $fl, $k, $m, $sum, $sd)
+                """,
+                tx,
+                ("$f", folder.FolderId),
+                ("$u", uids[i]),
+                ("$b", blobRows[i]),
+                ("$p", message.HeaderPrefix.ToArray()),
+                ("$s", sizes[i]),
+                ("$d", message.InternalDate.ToUnixTimeMilliseconds()),
+                ("$o", (int)message.InternalDate.Offset.TotalMinutes),
+                ("$fl", (int)message.Flags),
+                ("$k", JoinKeywords(message.Keywords ?? [])),
+                ("$m", modseq),
+                ("$sum", message.Summary),
+                ("$sd", message.SavedDate?.ToUnixTimeMilliseconds()));
+            AddBlobReference(c, tx, blobRows[i], message.SearchText);
+        }
+
+        c.Execute("UPDATE folders SET uidnext = $u, highest_modseq = $m WHERE folder_id = $f", tx, ("$u", uidNext), ("$m", modseq), ("$f", folder.FolderId));
+        AddUsage(c, tx, folder.AccountId, sizes.Sum(), messages.Count);
+        return new AppendResult(AppendStatus.Appended, folder.UidValidity, uids, modseq);
     }
 
     private static AppendStatus CheckLimits(SqliteConnection c, SqliteTransaction tx, long accountId, QuotaLimits? limits, long bytes, long count)

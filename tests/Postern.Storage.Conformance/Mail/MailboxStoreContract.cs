@@ -564,6 +564,105 @@ public abstract class MailboxStoreContract : StorageContract
         Assert.False(other.Changes.TryRead(out _));
     }
 
+    [Fact]
+    public async Task A_fresh_folder_adopts_a_foreign_uidvalidity_and_later_folders_never_get_it()
+    {
+        await Mail.EnsureDefaultFoldersAsync(Account, Domain, Ct);
+        var existing = (await Mail.ListFoldersAsync(Account, Ct)).Max(f => f.UidValidity);
+        var imported = await Mail.CreateFolderAsync(Account, "Imported", SpecialUse.None, Ct);
+        var foreign = existing + 1000;
+
+        Assert.Equal(AdoptStatus.Adopted, await Mail.AdoptUidValidityAsync(Account, imported.FolderId, foreign, Ct));
+        Assert.Equal(AdoptStatus.Adopted, await Mail.AdoptUidValidityAsync(Account, imported.FolderId, foreign, Ct));
+
+        Assert.Equal(foreign, (await Mail.GetFolderAsync(Account, imported.FolderId, Ct))!.UidValidity);
+        Assert.True(await Mail.DeleteFolderAsync(Account, "Imported", Ct));
+        var again = await Mail.CreateFolderAsync(Account, "Imported", SpecialUse.None, Ct);
+        Assert.True(again.UidValidity > foreign, $"{again.UidValidity} must be above the adopted {foreign}");
+    }
+
+    [Fact]
+    public async Task A_folder_that_held_messages_keeps_its_uidvalidity()
+    {
+        var inbox = await InboxAsync();
+        await AppendAsync(inbox.FolderId, "seen by a client");
+        await Mail.ExpungeAsync(Account, inbox.FolderId, [1], onlyDeleted: false, Ct);
+
+        Assert.Equal(AdoptStatus.FolderInUse, await Mail.AdoptUidValidityAsync(Account, inbox.FolderId, 12345, Ct));
+        Assert.Equal(AdoptStatus.FolderNotFound, await Mail.AdoptUidValidityAsync(2, inbox.FolderId, 12345, Ct));
+        Assert.Equal(inbox.UidValidity, (await Mail.GetFolderAsync(Account, inbox.FolderId, Ct))!.UidValidity);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Mail.AdoptUidValidityAsync(Account, inbox.FolderId, 1L << 32, Ct));
+    }
+
+    [Fact]
+    public async Task Messages_appended_with_their_uids_keep_them_and_their_flags_and_count_without_quota()
+    {
+        var inbox = await InboxAsync();
+        var one = await WriteBlobAsync("Subject: one\r\n\r\n1\r\n");
+        var two = await WriteBlobAsync("Subject: two\r\n\r\n2\r\n");
+        var date = new DateTimeOffset(2020, 5, 6, 7, 8, 9, TimeSpan.Zero);
+
+        var result = await Mail.AppendWithUidsAsync(Account, inbox.FolderId,
+        [
+            new ImportedMessage(3, new NewMessage(one.Id, one.Length, date, Flags: MessageFlags.Seen | MessageFlags.Answered, Keywords: ["$Forwarded", "Work"])),
+            new ImportedMessage(7, new NewMessage(two.Id, two.Length, date.AddDays(1))),
+        ], uidNext: 5, Ct);
+
+        Assert.True(result.Succeeded);
+        Assert.Equal([3L, 7L], result.Uids);
+        var messages = await Mail.ListMessagesAsync(Account, inbox.FolderId, 1, long.MaxValue, null, Ct);
+        Assert.Equal([3L, 7L], messages.Select(m => m.Uid));
+        Assert.Equal(MessageFlags.Seen | MessageFlags.Answered, messages[0].Flags);
+        Assert.Equal(["$Forwarded", "Work"], messages[0].Keywords);
+        Assert.Equal(date, messages[0].InternalDate);
+        Assert.Equal(date.AddDays(1), messages[1].InternalDate);
+        Assert.Equal(8, (await Mail.GetFolderStatusAsync(Account, inbox.FolderId, Ct))!.UidNext);
+        Assert.Equal(await ActualUsageAsync(Account), await Mail.GetAccountUsageAsync(Account, Ct));
+        Assert.Equal(new QuotaUsage(one.Length + two.Length, 2), await Mail.GetDomainUsageAsync(Domain, Ct));
+
+        var next = await AppendAsync(inbox.FolderId, "delivered later");
+        Assert.Equal([8L], next.Uids);
+    }
+
+    [Fact]
+    public async Task The_other_servers_uidnext_is_kept_when_it_is_above_the_uids_given()
+    {
+        var inbox = await InboxAsync();
+        var blob = await WriteBlobAsync("Subject: kept\r\n\r\nx\r\n");
+
+        await Mail.AppendWithUidsAsync(Account, inbox.FolderId, [new ImportedMessage(2, new NewMessage(blob.Id, blob.Length, Time.GetUtcNow()))], uidNext: 10, Ct);
+        Assert.Equal(10, (await Mail.GetFolderStatusAsync(Account, inbox.FolderId, Ct))!.UidNext);
+
+        var sent = (await Mail.ListFoldersAsync(Account, Ct)).Single(f => f.Name == "Sent");
+        var raised = await Mail.AppendWithUidsAsync(Account, sent.FolderId, [], uidNext: 4, Ct);
+        Assert.True(raised.Succeeded);
+        Assert.Equal(4, (await Mail.GetFolderStatusAsync(Account, sent.FolderId, Ct))!.UidNext);
+        Assert.Equal([4L], (await AppendAsync(sent.FolderId, "after the import")).Uids);
+    }
+
+    [Fact]
+    public async Task Uids_at_or_below_uidnext_or_repeated_are_refused_and_nothing_is_stored()
+    {
+        var inbox = await InboxAsync();
+        await AppendAsync(inbox.FolderId, "a", "b", "c");
+        await Mail.ExpungeAsync(Account, inbox.FolderId, [3], onlyDeleted: false, Ct);
+        var blob = await WriteBlobAsync("Subject: late\r\n\r\nlate\r\n");
+        var usage = await Mail.GetAccountUsageAsync(Account, Ct);
+
+        var reused = await Mail.AppendWithUidsAsync(Account, inbox.FolderId,
+            [new ImportedMessage(3, new NewMessage(blob.Id, blob.Length, Time.GetUtcNow())), new ImportedMessage(9, new NewMessage(blob.Id, blob.Length, Time.GetUtcNow()))], 0, Ct);
+        var repeated = await Mail.AppendWithUidsAsync(Account, inbox.FolderId,
+            [new ImportedMessage(5, new NewMessage(blob.Id, blob.Length, Time.GetUtcNow())), new ImportedMessage(5, new NewMessage(blob.Id, blob.Length, Time.GetUtcNow()))], 0, Ct);
+        var foreign = await Mail.AppendWithUidsAsync(2, inbox.FolderId, [new ImportedMessage(5, new NewMessage(blob.Id, blob.Length, Time.GetUtcNow()))], 0, Ct);
+
+        Assert.Equal(AppendStatus.UidsNotAvailable, reused.Status);
+        Assert.Equal(AppendStatus.UidsNotAvailable, repeated.Status);
+        Assert.Equal(AppendStatus.FolderNotFound, foreign.Status);
+        Assert.Equal([1L, 2L], (await Mail.ListMessagesAsync(Account, inbox.FolderId, 1, long.MaxValue, null, Ct)).Select(m => m.Uid));
+        Assert.Equal(4, (await Mail.GetFolderStatusAsync(Account, inbox.FolderId, Ct))!.UidNext);
+        Assert.Equal(usage, await Mail.GetAccountUsageAsync(Account, Ct));
+    }
+
     private async Task<Folder> InboxAsync() =>
         (await Mail.EnsureDefaultFoldersAsync(Account, Domain, Ct)).Single(f => f.Name == "INBOX");
 

@@ -52,6 +52,29 @@ public interface IMailboxStore
     /// <exception cref="BlobMissingException">A message refers to a blob the blob store does not hold.</exception>
     Task<AppendResult> AppendAsync(long accountId, long folderId, IReadOnlyList<NewMessage> messages, QuotaLimits? limits, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Gives a folder that has never held a message (UIDNEXT 1) the UIDVALIDITY another server used for it, so an
+    /// import keeps the clients' caches valid. The account's UIDVALIDITY counter moves above the value: no folder
+    /// created later gets it (or any lower value) again.
+    /// </summary>
+    /// <returns>
+    /// <see cref="AdoptStatus.Adopted"/> (also when the folder has that value already), <see cref="AdoptStatus.FolderInUse"/>
+    /// when the folder has held messages and its UIDVALIDITY differs (nothing changes).
+    /// </returns>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not 1 to 2^32-1.</exception>
+    Task<AdoptStatus> AdoptUidValidityAsync(long accountId, long folderId, long uidValidity, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends messages with the UIDs they had elsewhere (an import), in one transaction, without quota limits (the
+    /// usage counters still grow). Every UID must be unique and above the folder's UIDNEXT - 1, else nothing is stored
+    /// (<see cref="AppendStatus.UidsNotAvailable"/>). UIDNEXT then becomes the highest UID + 1, or
+    /// <paramref name="uidNext"/> when that is higher (UIDs the other server handed out must not come back); an empty
+    /// list only raises UIDNEXT.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A UID or <paramref name="uidNext"/> is outside IMAP's 32-bit range.</exception>
+    /// <exception cref="BlobMissingException">A message refers to a blob the blob store does not hold.</exception>
+    Task<AppendResult> AppendWithUidsAsync(long accountId, long folderId, IReadOnlyList<ImportedMessage> messages, long uidNext, CancellationToken cancellationToken);
+
     /// <summary>Messages with <paramref name="firstUid"/> ≤ UID ≤ <paramref name="lastUid"/>, by UID; with <paramref name="changedSince"/>, only those whose modseq is greater.</summary>
     Task<IReadOnlyList<StoredMessage>> ListMessagesAsync(long accountId, long folderId, long firstUid, long lastUid, long? changedSince, CancellationToken cancellationToken);
 

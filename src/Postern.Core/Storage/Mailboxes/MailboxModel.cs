@@ -105,7 +105,23 @@ public enum AppendStatus
     FolderNotFound = 1,
     AccountQuotaExceeded = 2,
     DomainQuotaExceeded = 3,
+
+    /// <summary><see cref="IMailboxStore.AppendWithUidsAsync"/>: a UID given is taken, repeated or not above UIDNEXT - 1.</summary>
+    UidsNotAvailable = 4,
 }
+
+/// <summary>The outcome of <see cref="IMailboxStore.AdoptUidValidityAsync"/>.</summary>
+public enum AdoptStatus
+{
+    Adopted = 0,
+    FolderNotFound = 1,
+
+    /// <summary>The folder has held messages under its own UIDVALIDITY: changing it now would reuse UIDs clients saw.</summary>
+    FolderInUse = 2,
+}
+
+/// <summary>A message to append with the UID it had on another server (<see cref="IMailboxStore.AppendWithUidsAsync"/>).</summary>
+public sealed record ImportedMessage(long Uid, NewMessage Message);
 
 /// <summary>The outcome of an append: UIDs in the order of the messages given (APPENDUID), or why nothing was stored.</summary>
 public sealed record AppendResult(AppendStatus Status, long UidValidity, IReadOnlyList<long> Uids, long ModSeq)

@@ -1,12 +1,13 @@
 using System.Text;
 
-namespace Postern.Protocols.Imap;
+namespace Postern.Primitives;
 
 /// <summary>
 /// The modified UTF-7 of IMAP mailbox names (RFC 3501 §5.1.3): printable ASCII stands for itself except
 /// <c>&amp;</c>, which is <c>&amp;-</c>; everything else is UTF-16 in a modified base64 (<c>,</c> for
 /// <c>/</c>, no padding) between <c>&amp;</c> and <c>-</c>. Decoding is strict: it accepts only the one
 /// canonical spelling of a name (RFC 3501: "MUST NOT" encode printable ASCII, adjacent runs must be one).
+/// Here rather than in the IMAP protocol library because Dovecot also spells folder names so on disk (Maildir import).
 /// </summary>
 public static class ModifiedUtf7
 {
@@ -180,52 +181,4 @@ public static class ModifiedUtf7
         name = sb.ToString();
         return true;
     }
-}
-
-/// <summary>
-/// Mailbox names between the wire and the store: modified UTF-7 for IMAP4rev1 clients, UTF-8 as is
-/// once the client has enabled UTF8=ACCEPT (RFC 6855) or IMAP4rev2 (RFC 9051 §5.1).
-/// </summary>
-public static class MailboxNameCodec
-{
-    /// <summary>The name the client meant; false when the wire form is not valid in this mode.</summary>
-    public static bool TryDecode(string wire, bool utf8Enabled, out string name)
-    {
-        if (utf8Enabled)
-        {
-            name = wire;
-            return !wire.Any(c => char.IsControl(c)) && IsWellFormedUtf16(wire);
-        }
-
-        return ModifiedUtf7.TryDecode(wire, out name);
-    }
-
-    /// <summary>The wire form of a name (for LIST, STATUS, ... answers).</summary>
-    public static string Encode(string name, bool utf8Enabled) => utf8Enabled ? name : ModifiedUtf7.Encode(name);
-
-    private static bool IsWellFormedUtf16(string s)
-    {
-        for (var i = 0; i < s.Length; i++)
-        {
-            if (char.IsHighSurrogate(s[i]))
-            {
-                if (i + 1 >= s.Length || !char.IsLowSurrogate(s[i + 1]))
-                {
-                    return false;
-                }
-
-                i++;
-            }
-            else if (char.IsLowSurrogate(s[i]))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>UTF-8 bytes of a name as they would be on the wire (for size checks).</summary>
-    public static int WireLength(string name, bool utf8Enabled) =>
-        utf8Enabled ? Encoding.UTF8.GetByteCount(name) : Encode(name, false).Length;
 }
