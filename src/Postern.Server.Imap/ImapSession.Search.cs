@@ -52,7 +52,8 @@ internal sealed partial class ImapSession
             EnableCondStore();
         }
 
-        if (command.Return is not { } options)
+        // IMAP4rev2 answers every SEARCH with ESEARCH; without RETURN, as RETURN (ALL) (RFC 9051 §6.4.4).
+        if ((command.Return ?? (_rev2 ? SearchReturnOptions.None : null)) is not { } options)
         {
             _w.Star().Atom("SEARCH");
             foreach (var m in matches)

@@ -115,6 +115,21 @@ public sealed class SearchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task After_ENABLE_IMAP4rev2_a_plain_SEARCH_is_answered_with_ESEARCH()
+    {
+        var client = await _server.LoginAsync();
+        await using (client)
+        {
+            Assert.True((await client.CommandAsync("ENABLE IMAP4rev2")).Ok);
+            await AppendAsync(client, Mail("a@example.com", "b@example.com", "x", "Mon, 2 Nov 2026 09:00:00 +0000", "y"));
+            Assert.True((await client.CommandAsync("SELECT INBOX")).Ok);
+            var reply = await client.CommandAsync("UID SEARCH ALL");
+            Assert.False(reply.Has("^\\* SEARCH"));
+            Assert.Matches("^\\* ESEARCH \\(TAG \"a\\d+\"\\) UID ALL 1$", SearchLine(reply, "ESEARCH"));
+        }
+    }
+
+    [Fact]
     public async Task PARTIAL_pages_through_the_results_from_either_end()
     {
         await using var client = await MailboxAsync();

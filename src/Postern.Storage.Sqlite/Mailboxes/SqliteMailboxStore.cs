@@ -602,7 +602,8 @@ public sealed class SqliteMailboxStore : IMailboxStore, IDisposable
                 tx,
                 ("$f", sourceFolderId),
                 ("$uids", uids.ToJsonArray()));
-            if (rows.Count == 0 || sourceFolderId == targetFolderId && move)
+            // A move within one folder gives the messages new UIDs, as COPY + EXPUNGE would (RFC 6851 §3.3).
+            if (rows.Count == 0)
             {
                 return (new CopyResult(CopyStatus.Copied, target.UidValidity, []), 0L);
             }

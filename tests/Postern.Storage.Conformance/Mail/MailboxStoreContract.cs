@@ -425,6 +425,21 @@ public abstract class MailboxStoreContract : StorageContract
     }
 
     [Fact]
+    public async Task Moving_within_the_same_folder_gives_new_uids_and_expunges_the_old_ones()
+    {
+        var inbox = await InboxAsync();
+        await AppendAsync(inbox.FolderId, "one", "two");
+        var before = (await Mail.GetFolderAsync(Account, inbox.FolderId, Ct))!;
+
+        var moved = await Mail.MoveAsync(Account, inbox.FolderId, [1], inbox.FolderId, Ct);
+
+        Assert.Equal([(1L, 3L)], moved.Uids);
+        Assert.Equal([2L, 3L], (await Mail.ListMessagesAsync(Account, inbox.FolderId, 1, long.MaxValue, null, Ct)).Select(m => m.Uid));
+        Assert.Equal([1L], await Mail.ListExpungedAsync(Account, inbox.FolderId, before.HighestModSeq, Ct));
+        Assert.Equal(new QuotaUsage((await ActualUsageAsync(Account)).StorageBytes, 2), await Mail.GetAccountUsageAsync(Account, Ct));
+    }
+
+    [Fact]
     public async Task Listing_by_summary_text_leaves_out_only_current_summaries_without_the_text()
     {
         var inbox = await InboxAsync();
