@@ -62,18 +62,24 @@ s.quit()
 print('changed')
 """;
 
-    [Fact]
-    public async Task Mbsync_syncs_folders_messages_and_flags_both_ways_and_a_third_run_changes_nothing()
+    /// <summary>Plaintext on loopback (Imap:SecureNetworks), STARTTLS on the imap listener, implicit TLS on imaps;
+    /// mbsync checks the server's (self-signed) certificate against the file it is given.</summary>
+    [Theory]
+    [InlineData("None")]
+    [InlineData("STARTTLS")]
+    [InlineData("IMAPS")]
+    public async Task Mbsync_syncs_folders_messages_and_flags_both_ways_and_a_third_run_changes_nothing(string tls)
     {
         var server = await _bed.StartServerAsync("--set", "Smtp:GreetingDelay=00:00:00");
         var (seeded, seedOutput) = await SmtpTestBed.PythonAsync(SeedScript, SmtpTestBed.Port(server, "imap"), SmtpTestBed.AlicePassword);
         Assert.True(seeded == 0, seedOutput);
 
         var maildir = Path.Combine(_local.Path, "mail");
-        var config = WriteConfig(SmtpTestBed.Port(server, "imap"), maildir);
+        var config = WriteConfig(tls, SmtpTestBed.Port(server, tls == "IMAPS" ? "imaps" : "imap"), maildir);
 
         // First run: everything on the server arrives locally, every folder is created.
         var first = await RunMbsyncAsync(config);
+        Assert.True(first.Contains("Connection is now encrypted", StringComparison.Ordinal) == (tls != "None"), first);
         var serverState = await ImapPeerScripts.DumpAsync(server, "alice@example.com", SmtpTestBed.AlicePassword);
         var localState = ReadMaildir(maildir);
         foreach (var folder in new[] { "INBOX", "Drafts", "Sent", "Trash", "Junk", "Archive", "Projects", "Projects/2026" })
@@ -125,20 +131,21 @@ print('changed')
         await SmtpTestBed.StopAsync(server);
     }
 
-    private string WriteConfig(string port, string maildir)
+    private string WriteConfig(string tls, string port, string maildir)
     {
+        var transport = tls == "None"
+            ? "Host 127.0.0.1\nSSLType None\nAuthMechs LOGIN"
+            : $"Host localhost\nSSLType {tls}\nCertificateFile {Path.Combine(_bed.DataPath, "tls", "selfsigned.crt.pem")}";
         Directory.CreateDirectory(maildir);
         var state = Path.Combine(_local.Path, "state") + "/";
         Directory.CreateDirectory(state);
         var config = Path.Combine(_local.Path, "mbsyncrc");
         File.WriteAllText(config, $"""
             IMAPAccount postern
-            Host 127.0.0.1
+            {transport}
             Port {port}
             User alice@example.com
             Pass {SmtpTestBed.AlicePassword}
-            SSLType None
-            AuthMechs LOGIN
 
             IMAPStore remote
             Account postern
