@@ -141,6 +141,38 @@ s.quit()
         await SmtpTestBed.StopAsync(server);
     }
 
+    [Fact]
+    public async Task Imapflow_idling_with_QRESYNC_hears_another_clients_flag_change_and_expunge()
+    {
+        var server = await StartAsync("INBOX", 3);
+        var dir = await InstallAsync();
+        using var node = StartNode(dir, ["watch", SmtpTestBed.Port(server, "imap"), "alice@example.com", SmtpTestBed.AlicePassword, "10000"]);
+        var first = await ReadLineAsync(node.Process, TimeSpan.FromSeconds(30));
+        Assert.True(first == "idling", $"imapflow did not start IDLE: {first}\n{node.Stderr}");
+
+        // UIDs 1..3 were given by the seed's APPENDs in order.
+        var (code, output) = await SmtpTestBed.PythonAsync(ChangeScript, SmtpTestBed.Port(server, "imap"), SmtpTestBed.AlicePassword, "INBOX", "1", "3", "2");
+        Assert.True(code == 0, output);
+        var line = await ReadLineAsync(node.Process, TimeSpan.FromSeconds(20));
+        await node.WaitForExitAsync();
+        Assert.True(line is not null && line.StartsWith('{'), $"imapflow reported: {line}\n{node.Stderr}");
+        using var report = JsonDocument.Parse(line);
+        var events = report.RootElement.GetProperty("events").EnumerateArray().ToList();
+        var seen = $"imapflow saw: {line}\n{node.Stderr}";
+        Assert.All(events, e => Assert.True(e.GetProperty("idling").GetBoolean(), "an event outside IDLE\n" + seen));
+        string FlagsOf(long uid) => string.Join(' ', events.Where(e => e.GetProperty("event").GetString() == "flags" && e.GetProperty("uid").GetInt64() == uid)
+            .Select(e => string.Join(' ', Strings(e.GetProperty("flags")))).LastOrDefault() ?? "(none)");
+        Assert.True(FlagsOf(1) == "\\Flagged \\Seen", seen);
+        Assert.True(FlagsOf(3) == "$Forwarded \\Answered", seen);
+        var expunges = events.Where(e => e.GetProperty("event").GetString() == "expunge").ToList();
+        Assert.True(expunges.Count == 1, seen);
+        Assert.Equal(2, expunges[0].GetProperty("uid").GetInt64());
+        Assert.True(expunges[0].GetProperty("vanished").GetBoolean(), "QRESYNC is on: the expunge comes as VANISHED\n" + seen);
+        Assert.False(expunges[0].GetProperty("earlier").GetBoolean(), seen);
+        Assert.DoesNotContain(events, e => e.GetProperty("event").GetString() == "exists");
+        await SmtpTestBed.StopAsync(server);
+    }
+
     private const string ChangeScript = """
 import imaplib, sys
 M = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
