@@ -107,6 +107,15 @@ print('changed')
         File.Delete(FileOf(inbox, "m0.INBOX"));
         await File.WriteAllTextAsync(Path.Combine(inbox, "new", "1796000000.P1Q1.laptop"),
             "From: alice@example.com\nTo: bob@example.com\nSubject: Written offline\nMessage-ID: <offline@example.com>\nDate: Mon, 7 Dec 2026 12:00:00 +0000\n\nWritten on the train\n");
+        // A folder made locally (Create Both: mbsync creates it on the server too).
+        var notes = Path.Combine(maildir, "Notes");
+        foreach (var sub in new[] { "cur", "new", "tmp" })
+        {
+            Directory.CreateDirectory(Path.Combine(notes, sub));
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(notes, "cur", "1796000001.P1Q2.laptop:2,S"),
+            "From: alice@example.com\nTo: alice@example.com\nSubject: Notes\nMessage-ID: <notes@example.com>\n\nRemember the milk\n");
         var (changed, changeOutput) = await SmtpTestBed.PythonAsync(ServerChangesScript, SmtpTestBed.Port(server, "imap"), SmtpTestBed.Port(server, "smtp"), SmtpTestBed.AlicePassword);
         Assert.True(changed == 0, changeOutput);
 
@@ -119,6 +128,7 @@ print('changed')
         Assert.Contains("Written on the train", Find(serverState, "INBOX", "offline@example.com").Body, StringComparison.Ordinal);
         Assert.Equal(["m1.Projects@example.org"], Ids(serverState["Projects"]));
         Assert.Equal("\\Flagged", Find(localState, "Projects", "m1.Projects").Flags);
+        Assert.Equal("\\Seen", Find(serverState, "Notes", "notes@example.com").Flags);
         Assert.Contains("Delivered while the laptop was away", Find(localState, "INBOX", "delivered@example.org").Body, StringComparison.Ordinal);
 
         // Third run: nothing to do, on either side.
