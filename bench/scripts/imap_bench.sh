@@ -4,6 +4,8 @@
 #   bench/scripts/imap_bench.sh idle10k   # Postern alone at 10,000
 #   bench/scripts/imap_bench.sh ops       # 100k-message folder: SELECT, FETCH FLAGS/ENVELOPE, SEARCH SUBJECT/BODY
 #   bench/scripts/imap_bench.sh append    # MULTIAPPEND rate (10,000 messages per rep)
+#   bench/scripts/imap_bench.sh idletls   # Postern: idle memory plaintext vs TLS+COMPRESS=DEFLATE, and IDLE
+#                                         # notification latency (SMTP 250 -> * EXISTS, 100 deliveries) under that load
 #   REPS=3 CONNS=1000 COUNT=100000 POSTERN_DIR=/tmp/p bench/scripts/imap_bench.sh ops
 # Postern: self-contained Release publish, IMAP on 127.0.0.1:12243 (plaintext login allowed from loopback, as
 # Dovecot's peer config allows it), other listeners on free ports; users as the peer's (password differs).
@@ -55,7 +57,9 @@ start_postern() {
   "$bin" run --data "$data" --set Server:AllowRoot=true --set Server:Hostname=bench.example.test \
     --set Listeners:imap:Address=127.0.0.1 --set Listeners:imap:Port="$port" --set Listeners:imap:MaxConnectionsPerIp=20000 \
     --set Listeners:imap:MaxConnections=20000 --set Imap:MaxConnectionsPerAccount=20000 --set Security:AuthProtection=false \
-    --set Listeners:imaps:Port=0 --set Listeners:smtp:Port=0 --set Listeners:submission:Port=0 --set Listeners:submissions:Port=0 \
+    --set Listeners:imaps:Address=127.0.0.1 --set Listeners:imaps:Port="${IMAPS_PORT:-0}" --set Listeners:imaps:MaxConnectionsPerIp=20000 \
+    --set Listeners:imaps:MaxConnections=20000 \
+    --set Listeners:smtp:Address=127.0.0.1 --set Listeners:smtp:Port="${PSMTP_PORT:-0}" --set Listeners:submission:Port=0 --set Listeners:submissions:Port=0 \
     --set Listeners:lmtp:Port=0 --set Listeners:https:Port=0 >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 600); do grep -q '^ready in' "$log" && return 0; sleep 0.1; done
@@ -95,6 +99,17 @@ case "$what" in
     for rep in $(seq 1 "$reps"); do
       python3 "$bench/imap_load.py" 127.0.0.1:12143 append@example.test pass "${COUNT:-10000}" --bench-reps 1 | sed 's/^RESULT /RESULT dovecot_/'
       python3 "$bench/imap_load.py" 127.0.0.1:$port append@example.test "$password" "${COUNT:-10000}" --bench-reps 1 | sed 's/^RESULT /RESULT postern_/'
+    done
+    ;;
+  idletls)
+    IMAPS_PORT=${IMAPS_PORT:-12993} PSMTP_PORT=${PSMTP_PORT:-12625}
+    export IMAPS_PORT PSMTP_PORT
+    start_postern
+    for rep in $(seq 1 "$reps"); do
+      python3 bench/scripts/imap_idle_tls.py 127.0.0.1:$port idle@example.test "$password" --pid "$pid" --conns "$conns" --plain --no-compress \
+        --notify "${NOTIFY:-100}" --smtp 127.0.0.1:$PSMTP_PORT --rcpt idle@example.test
+      python3 bench/scripts/imap_idle_tls.py 127.0.0.1:$IMAPS_PORT idle@example.test "$password" --pid "$pid" --conns "$conns" \
+        --notify "${NOTIFY:-100}" --smtp 127.0.0.1:$PSMTP_PORT --rcpt idle@example.test
     done
     ;;
   *) echo "unknown benchmark $what" >&2; exit 2 ;;

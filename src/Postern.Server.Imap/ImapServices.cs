@@ -24,6 +24,9 @@ public sealed record ImapServices(
     /// <summary>Messages whose \Recent flag has been given to a session (one per folder, process-wide).</summary>
     public RecentTracker Recent { get; } = new();
 
+    /// <summary>Every folder's UIDs and flags in memory, refreshed by modseq (SELECT, FETCH FLAGS, flag searches).</summary>
+    internal FolderIndexCache FolderIndex { get; } = new(Mailboxes);
+
     /// <summary>Authenticated sessions per account, for the per-account connection limit.</summary>
     public SessionCounter Sessions { get; } = new();
 

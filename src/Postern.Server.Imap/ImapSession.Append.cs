@@ -13,7 +13,12 @@ internal sealed class AppendState : IDisposable
 
     public (string Text, ImapResponseCode Code)? Failure { get; set; }
 
-    public List<NewMessage> Messages { get; } = [];
+    /// <summary>The messages received so far, in order: each is prepared and written to the blob store in the background
+    /// while the next one arrives, so the writes of one MULTIAPPEND share their commits.</summary>
+    public List<Task<NewMessage>> Messages { get; } = [];
+
+    /// <summary>Bytes held by writes not yet awaited.</summary>
+    public long PendingBytes { get; set; }
 
     public MemoryStream? Spool { get; set; }
 
@@ -134,30 +139,48 @@ internal sealed partial class ImapSession
 
         var spool = append.Spool;
         append.Spool = null;
-        using (spool)
+        var info = literal.Message!;
+        var (flags, keywords, error) = ParseFlags(info.Flags);
+        if (error is not null)
         {
-            var info = literal.Message!;
-            var (flags, keywords, error) = ParseFlags(info.Flags);
-            if (error is not null)
-            {
-                append.Failure = (error, ImapResponseCode.Cannot);
-                return;
-            }
+            spool.Dispose();
+            append.Failure = (error, ImapResponseCode.Cannot);
+            return;
+        }
 
-            var bytes = spool.GetBuffer().AsMemory(0, (int)spool.Length);
-            string? summary = null, searchText = null;
-            if (_services.Preparer is { } preparer)
+        var now = _services.Time.GetUtcNow();
+        var internalDate = info.InternalDate ?? now;
+        var preparer = _services.Preparer;
+        var blobs = _services.Blobs;
+        var closed = Closed;
+        append.Messages.Add(Task.Run(async () =>
+        {
+            using (spool)
             {
-                (summary, searchText) = preparer.Prepare(bytes);
-            }
+                var bytes = spool.GetBuffer().AsMemory(0, (int)spool.Length);
+                string? summary = null, searchText = null;
+                if (preparer is not null)
+                {
+                    (summary, searchText) = preparer.Prepare(bytes);
+                }
 
-            spool.Position = 0;
-            var blob = await _services.Blobs.WriteAsync(spool, Closed).ConfigureAwait(false);
-            var now = _services.Time.GetUtcNow();
-            append.Messages.Add(new NewMessage(blob.Id, blob.Length, info.InternalDate ?? now, Flags: flags, Keywords: keywords,
-                SearchText: searchText, Summary: summary, SavedDate: now));
+                spool.Position = 0;
+                var blob = await blobs.WriteAsync(spool, closed).ConfigureAwait(false);
+                return new NewMessage(blob.Id, blob.Length, internalDate, Flags: flags, Keywords: keywords,
+                    SearchText: searchText, Summary: summary, SavedDate: now);
+            }
+        }));
+
+        // Bound what waiting writes hold in memory.
+        append.PendingBytes += literal.Length;
+        if (append.PendingBytes > MaxPendingAppendBytes)
+        {
+            await Task.WhenAll(append.Messages).ConfigureAwait(false);
+            append.PendingBytes = 0;
         }
     }
+
+    private const long MaxPendingAppendBytes = 32 * 1024 * 1024;
 
     private async Task AppendAsync(AppendCommand command)
     {
@@ -182,7 +205,8 @@ internal sealed partial class ImapSession
             return;
         }
 
-        var result = await _services.Mailboxes.AppendAsync(AccountId, append.Folder.FolderId, append.Messages, Limits(), Closed).ConfigureAwait(false);
+        var messages = await Task.WhenAll(append.Messages).ConfigureAwait(false);
+        var result = await _services.Mailboxes.AppendAsync(AccountId, append.Folder.FolderId, messages, Limits(), Closed).ConfigureAwait(false);
         switch (result.Status)
         {
             case AppendStatus.FolderNotFound:

@@ -52,68 +52,84 @@ internal sealed partial class ImapSession
             || (i.Kind is FetchItemKind.BodySection or FetchItemKind.Binary && !i.Peek));
         var needsRow = items.Any(i => i.Kind is not (FetchItemKind.Uid or FetchItemKind.Flags or FetchItemKind.ModSeq));
         var needsFlags = items.Any(i => i.Kind is FetchItemKind.Flags or FetchItemKind.ModSeq) || command.ChangedSince is not null || marksSeen;
-        var rows = new Dictionary<long, StoredMessage>();
-        var flags = new Dictionary<long, FlagState>();
         long? changedSince = command.ChangedSince is { } cs ? (long)cs : null;
-        if (targets.Count > 0 && (needsRow || needsFlags))
+        var missing = false;
+
+        // A page of messages at a time: what is loaded for a large FETCH stays bounded.
+        for (var start = 0; start < targets.Count; start += SearchPage)
         {
+            var page = targets.GetRange(start, Math.Min(SearchPage, targets.Count - start));
+            var rows = new Dictionary<long, StoredMessage>();
+            var flags = new Dictionary<long, FlagState>();
             if (needsRow)
             {
-                foreach (var m in await _services.Mailboxes.ListMessagesAsync(AccountId, selected.FolderId, targets[0].Uid, targets[^1].Uid, changedSince, Closed).ConfigureAwait(false))
+                foreach (var m in await LoadFetchRowsAsync(page, changedSince).ConfigureAwait(false))
                 {
                     rows[m.Uid] = m;
                     flags[m.Uid] = new FlagState(m.Uid, m.Flags, m.Keywords, m.ModSeq);
                 }
             }
-            else
+            else if (needsFlags)
             {
-                foreach (var m in await _services.Mailboxes.ListFlagsAsync(AccountId, selected.FolderId, changedSince, Closed).ConfigureAwait(false))
+                var index = await _services.FolderIndex.GetAsync(AccountId, selected.FolderId, Closed).ConfigureAwait(false);
+                foreach (var (_, uid) in page)
                 {
-                    if (m.Uid >= targets[0].Uid && m.Uid <= targets[^1].Uid)
+                    if (index?.Find(uid) is { } m && (changedSince is null || m.ModSeq > changedSince))
                     {
                         flags[m.Uid] = m;
                     }
                 }
             }
-        }
 
-        if (marksSeen)
-        {
-            var unseen = targets.Where(t => flags.TryGetValue(t.Uid, out var f) && !f.Flags.HasFlag(MessageFlags.Seen)).Select(t => t.Uid).ToList();
-            if (unseen.Count > 0)
+            if (marksSeen)
             {
-                var stored = await _services.Mailboxes.StoreFlagsAsync(AccountId, selected.FolderId, unseen, new FlagChange(FlagChangeMode.Add, MessageFlags.Seen), null, Closed).ConfigureAwait(false);
-                foreach (var c in stored.Changed)
+                var unseen = page.Where(t => flags.TryGetValue(t.Uid, out var f) && !f.Flags.HasFlag(MessageFlags.Seen)).Select(t => t.Uid).ToList();
+                if (unseen.Count > 0)
                 {
-                    flags[c.Uid] = c;
-                    selected.Reported[c.Uid] = c.ModSeq;
+                    var stored = await _services.Mailboxes.StoreFlagsAsync(AccountId, selected.FolderId, unseen, new FlagChange(FlagChangeMode.Add, MessageFlags.Seen), null, Closed).ConfigureAwait(false);
+                    foreach (var c in stored.Changed)
+                    {
+                        flags[c.Uid] = c;
+                        selected.Reported[c.Uid] = c.ModSeq;
+                    }
                 }
             }
-        }
 
-        var missing = false;
-        foreach (var (seq, uid) in targets)
-        {
-            if (command.ChangedSince is not null && !flags.ContainsKey(uid))
+            if (!needsRow)
             {
-                continue;
+                await FlushIfLargeAsync().ConfigureAwait(false);
             }
 
-            if ((needsRow && !rows.ContainsKey(uid)) || (needsFlags && !flags.ContainsKey(uid)))
+            foreach (var (seq, uid) in page)
             {
-                missing = true;
-                continue;
-            }
+                if (command.ChangedSince is not null && !flags.ContainsKey(uid))
+                {
+                    continue;
+                }
 
-            var error = await WriteFetchAsync(seq, uid, items, rows.GetValueOrDefault(uid), flags.GetValueOrDefault(uid), marksSeen).ConfigureAwait(false);
-            if (error is not null)
-            {
-                await UpdatesAsync(allowExpunge: command.Uid).ConfigureAwait(false);
-                No(command.Tag, error.Value.Text, error.Value.Code);
-                return;
-            }
+                if ((needsRow && !rows.ContainsKey(uid)) || (needsFlags && !flags.ContainsKey(uid)))
+                {
+                    missing = true;
+                    continue;
+                }
 
-            await FlushIfLargeAsync().ConfigureAwait(false);
+                if (!needsRow)
+                {
+                    // UID, FLAGS and MODSEQ only: written straight from the folder index.
+                    WriteFlagsOnlyFetch(seq, uid, items, flags.GetValueOrDefault(uid));
+                    continue;
+                }
+
+                var error = await WriteFetchAsync(seq, uid, items, rows.GetValueOrDefault(uid), flags.GetValueOrDefault(uid), marksSeen).ConfigureAwait(false);
+                if (error is not null)
+                {
+                    await UpdatesAsync(allowExpunge: command.Uid).ConfigureAwait(false);
+                    No(command.Tag, error.Value.Text, error.Value.Code);
+                    return;
+                }
+
+                await FlushIfLargeAsync().ConfigureAwait(false);
+            }
         }
 
         await UpdatesAsync(allowExpunge: command.Uid).ConfigureAwait(false);
@@ -125,6 +141,49 @@ internal sealed partial class ImapSession
         {
             Ok(command.Tag, "FETCH completed");
         }
+    }
+
+    private void WriteFlagsOnlyFetch(int seq, long uid, List<FetchItem> items, FlagState? flags)
+    {
+        _w.Star().Number((ulong)seq).Atom("FETCH").OpenList();
+        foreach (var item in items)
+        {
+            switch (item.Kind)
+            {
+                case FetchItemKind.Uid:
+                    _w.Atom("UID").Number((ulong)uid);
+                    break;
+                case FetchItemKind.Flags:
+                    _w.Atom("FLAGS").Flags(FlagNames(flags!.Flags, flags.Keywords, IsRecent(uid)));
+                    break;
+                case FetchItemKind.ModSeq:
+                    _w.Atom("MODSEQ").OpenList().Number((ulong)flags!.ModSeq).CloseList();
+                    break;
+            }
+        }
+
+        _w.CloseList().EndLine();
+    }
+
+    /// <summary>The rows of a page of FETCH targets: one range read when they are dense, one by one when they are spread out.</summary>
+    private async Task<IReadOnlyList<StoredMessage>> LoadFetchRowsAsync(List<(int Seq, long Uid)> page, long? changedSince)
+    {
+        var folderId = _selected!.FolderId;
+        if (page[^1].Seq - page[0].Seq + 1 <= 4 * page.Count)
+        {
+            return await _services.Mailboxes.ListMessagesAsync(AccountId, folderId, page[0].Uid, page[^1].Uid, changedSince, Closed).ConfigureAwait(false);
+        }
+
+        var rows = new List<StoredMessage>(page.Count);
+        foreach (var (_, uid) in page)
+        {
+            if (await _services.Mailboxes.GetMessageAsync(AccountId, folderId, uid, Closed).ConfigureAwait(false) is { } row && (changedSince is null || row.ModSeq > changedSince))
+            {
+                rows.Add(row);
+            }
+        }
+
+        return rows;
     }
 
     private async Task WriteVanishedEarlierAsync(SequenceSet uidSet, long since)
@@ -324,6 +383,14 @@ internal sealed partial class ImapSession
 
     private void WriteBytes(byte[] bytes)
     {
+        if (bytes.AsSpan().Contains((byte)0))
+        {
+            // A plain literal must not carry NUL (RFC 9051 §4.3): as Dovecot does, 0x80 stands in for it
+            // (BINARY[] gives the octets as they are, in a literal8).
+            bytes = (byte[])bytes.Clone();
+            bytes.AsSpan().Replace((byte)0, (byte)0x80);
+        }
+
         _w.LiteralHeader(bytes.Length);
         _w.RawBytes(bytes);
     }

@@ -494,6 +494,28 @@ internal sealed partial class ImapSession
         }
     }
 
+    /// <summary>
+    /// STATUS RECENT: the messages no session has claimed as \Recent yet, plus those this session holds as recent
+    /// (RFC 3501 §6.3.10). Reading the folder's UIDs is only needed when some, but not all, are claimed.
+    /// </summary>
+    private async Task<long> CountRecentAsync(Folder folder, FolderStatus status)
+    {
+        var claimed = _services.Recent.Claimed(folder.FolderId);
+        var own = _selected is { ReadOnly: false } s && s.FolderId == folder.FolderId ? s.Recent.Count : 0;
+        if (claimed == 0)
+        {
+            return status.Messages;
+        }
+
+        if (claimed >= status.UidNext - 1)
+        {
+            return own;
+        }
+
+        var all = await _services.Mailboxes.ListFlagsAsync(AccountId, folder.FolderId, null, Closed).ConfigureAwait(false);
+        return own + all.Count(m => m.Uid > claimed);
+    }
+
     private async Task<bool> WriteStatusAsync(Folder folder, StatusItems items)
     {
         var status = await _services.Mailboxes.GetFolderStatusAsync(AccountId, folder.FolderId, Closed).ConfigureAwait(false);
@@ -502,6 +524,7 @@ internal sealed partial class ImapSession
             return false;
         }
 
+        var recent = items.HasFlag(StatusItems.Recent) ? await CountRecentAsync(folder, status).ConfigureAwait(false) : 0;
         _w.Star().Atom("STATUS").Mailbox(folder.Name).OpenList();
         void Item(string name, ulong value) => _w.Atom(name).Number(value);
         if (items.HasFlag(StatusItems.Messages))
@@ -511,7 +534,7 @@ internal sealed partial class ImapSession
 
         if (items.HasFlag(StatusItems.Recent))
         {
-            Item("RECENT", 0);
+            Item("RECENT", (ulong)recent);
         }
 
         if (items.HasFlag(StatusItems.UidNext))

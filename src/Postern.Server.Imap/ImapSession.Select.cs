@@ -41,35 +41,28 @@ internal sealed partial class ImapSession
             _condStore = true;
         }
 
-        var status = await _services.Mailboxes.GetFolderStatusAsync(AccountId, folder.FolderId, Closed).ConfigureAwait(false);
-        if (status is null)
+        var index = await _services.FolderIndex.GetAsync(AccountId, folder.FolderId, Closed).ConfigureAwait(false);
+        if (index is null)
         {
             No(command.Tag, "Mailbox does not exist", ImapResponseCode.NonExistent);
             return;
         }
 
-        var all = await _services.Mailboxes.ListFlagsAsync(AccountId, folder.FolderId, null, Closed).ConfigureAwait(false);
-        var selected = new SelectedFolder(folder, command.ReadOnly) { ModSeq = status.HighestModSeq };
-        var firstUnseen = 0;
+        var status = index.Folder;
+        var all = index.States;
+        var selected = new SelectedFolder(status, command.ReadOnly) { ModSeq = status.HighestModSeq };
+        selected.AddRange(index.Uids());
         foreach (var m in all)
         {
-            selected.Add(m.Uid);
             if (m.ModSeq > status.HighestModSeq)
             {
-                // Newer than the counters read first: already part of this view.
+                // Newer than the folder row read first: already part of this view.
                 selected.Reported[m.Uid] = m.ModSeq;
             }
-
-            foreach (var k in m.Keywords)
-            {
-                selected.Keywords.Add(k);
-            }
-
-            if (firstUnseen == 0 && !m.Flags.HasFlag(MessageFlags.Seen))
-            {
-                firstUnseen = selected.Count;
-            }
         }
+
+        selected.Keywords.UnionWith(index.Keywords);
+        var firstUnseen = index.FirstUnseen + 1;
 
         ClaimRecent(selected);
         _selected = selected;
@@ -145,12 +138,15 @@ internal sealed partial class ImapSession
 
     private void ClaimRecent(SelectedFolder selected)
     {
-        if (selected.ReadOnly || selected.Count == 0)
+        if (selected.Count == 0)
         {
             return;
         }
 
-        if (_services.Recent.Claim(selected.FolderId, selected.MaxUid, 0) is { } first)
+        // EXAMINE must not take \Recent away from anyone (RFC 3501 §6.3.2): it sees what nobody claimed yet, claiming nothing.
+        var claimed = _services.Recent.Claimed(selected.FolderId);
+        var first = selected.ReadOnly ? (selected.MaxUid > claimed ? claimed + 1 : (long?)null) : _services.Recent.Claim(selected.FolderId, selected.MaxUid, 0);
+        if (first is not null)
         {
             for (var i = selected.Count - 1; i >= 0 && selected.Uids[i] >= first; i--)
             {

@@ -347,7 +347,8 @@ internal sealed partial class ImapSession
     [
         "UIDPLUS", "MOVE", "NAMESPACE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
         "STATUS=SIZE", "CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "MULTIAPPEND", "BINARY",
-        "UTF8=ACCEPT", "SAVEDATE",
+        "UTF8=ACCEPT", "SAVEDATE", "ESEARCH", "SEARCHRES", "WITHIN", "PARTIAL", "SORT", "SORT=DISPLAY", "ESORT",
+        "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
     ];
 
     private async Task NoopAsync(SimpleCommand command)

@@ -28,6 +28,9 @@ public sealed class RecentTracker
             }
         }
     }
+
+    /// <summary>The highest UID of the folder some session has claimed (0: none yet, so every message is recent).</summary>
+    public long Claimed(long folderId) => _claimed.TryGetValue(folderId, out var uid) ? uid : 0;
 }
 
 /// <summary>Counts authenticated sessions per account.</summary>

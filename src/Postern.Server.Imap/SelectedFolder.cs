@@ -44,6 +44,9 @@ internal sealed class SelectedFolder(Folder folder, bool readOnly)
 
     public void Add(long uid) => _uids.Add(uid);
 
+    /// <summary>Adds UIDs above the current ones, ascending.</summary>
+    public void AddRange(long[] uids) => _uids.AddRange(uids);
+
     /// <summary>The 1-based sequence number of a UID, or 0.</summary>
     public int SequenceOf(long uid)
     {

@@ -39,7 +39,8 @@ public class MessageSummaryTests
         Assert.Equal("<hidden@example.com>", s.Bcc);
         Assert.Equal(new SummaryAddress("joerg", "example.com", "Jörg"), s.FirstFrom);
         Assert.Equal(new SummaryAddress("ann", "example.org", "Ann Lee"), s.FirstTo);
-        Assert.Equal(new SummaryAddress("c1", "example.net", null), s.FirstCc);
+        // the first address as ENVELOPE lists it: a group's start marker, whose mailbox is the group name (as SORT CC uses it)
+        Assert.Equal(new SummaryAddress("Team", null, null), s.FirstCc);
         Assert.Equal("abc@x.example", s.MessageId);
         Assert.Equal(["p1@x.example"], s.InReplyTo);
         Assert.Equal(["p0@x.example", "p1@x.example"], s.References);
@@ -149,5 +150,21 @@ public class MessageSummaryTests
         Assert.Equal(expected.InReplyTo, actual.InReplyTo);
         Assert.Equal(expected.References, actual.References);
         Assert.Equal(expected.HasEightBit, actual.HasEightBit);
+    }
+
+    [Fact]
+    public void MayContain_rules_out_only_what_the_stored_json_cannot_hold()
+    {
+        var m = MimeMessage.Parse(System.Text.Encoding.UTF8.GetBytes("From: Ann <ann@example.org>\r\nSubject: Tom & Jerry =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nbody\r\n"));
+        var json = MessageSummary.Build(m).ToJson();
+        Assert.True(MessageSummary.MayContain(json, "TOM"));
+        Assert.True(MessageSummary.MayContain(json, "ann@EXAMPLE"));
+        Assert.False(MessageSummary.MayContain(json, "walrus"));
+
+        // what the serializer escapes (&, non-ASCII) cannot be looked for in the raw text: never ruled out
+        Assert.True(MessageSummary.MayContain(json, "tom & jerry"));
+        Assert.True(MessageSummary.MayContain(json, "grüße"));
+        Assert.True(MessageSummary.MayContain(json.Replace("\"Version\":2", "\"Version\":1", StringComparison.Ordinal), "walrus"));
+        Assert.True(MessageSummary.MayContain(null, "walrus"));
     }
 }

@@ -391,4 +391,51 @@ public sealed class SessionTests : IAsyncLifetime
         var reply = await AppendAsync(client, "INBOX", Message + big + "\r\n");
         Assert.Contains("[OVERQUOTA]", reply.Status, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Examine_shows_recent_messages_without_taking_them_and_status_counts_them()
+    {
+        await using var client = await _server.LoginAsync();
+        Assert.True((await client.CommandAsync("CREATE Fresh")).Ok);
+        Assert.True((await AppendAsync(client, "Fresh", Message)).Ok);
+        Assert.True((await AppendAsync(client, "Fresh", Message)).Ok);
+
+        // Nobody has opened Fresh: both messages are recent, and EXAMINE (read-only) must leave them so (RFC 3501 §6.3.2).
+        Assert.True((await client.CommandAsync("STATUS Fresh (RECENT)")).Has("^\\* STATUS Fresh \\(RECENT 2\\)$"));
+        var examine = await client.CommandAsync("EXAMINE Fresh");
+        Assert.True(examine.Has("^\\* 2 RECENT$"), examine.Text);
+        Assert.True((await client.CommandAsync("CLOSE")).Ok);
+        Assert.True((await client.CommandAsync("STATUS Fresh (RECENT)")).Has("^\\* STATUS Fresh \\(RECENT 2\\)$"));
+
+        // SELECT takes them; this session still holds them, another session sees none.
+        var select = await client.CommandAsync("SELECT Fresh");
+        Assert.True(select.Has("^\\* 2 RECENT$"), select.Text);
+        Assert.True((await client.CommandAsync("STATUS Fresh (RECENT)")).Has("^\\* STATUS Fresh \\(RECENT 2\\)$"));
+        await using var other = await _server.LoginAsync();
+        Assert.True((await other.CommandAsync("STATUS Fresh (RECENT)")).Has("^\\* STATUS Fresh \\(RECENT 0\\)$"));
+
+        // A third message, not yet seen by a read-write session, is the only recent one for others.
+        Assert.True((await AppendAsync(other, "Fresh", Message)).Ok);
+        Assert.True((await other.CommandAsync("STATUS Fresh (MESSAGES RECENT)")).Has("^\\* STATUS Fresh \\(MESSAGES 3 RECENT 1\\)$"));
+    }
+
+    [Fact]
+    public async Task Body_fetch_never_puts_NUL_in_a_plain_literal()
+    {
+        await using var client = await _server.LoginAsync();
+        var message = "From: a@example.com\r\nSubject: binary\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\nA\0B\r\n";
+        var tag = client.NextTag();
+        await client.SendAsync($"{tag} APPEND INBOX ~{{{message.Length}}}\r\n");
+        Assert.StartsWith("+", await client.ReadLineAsync(), StringComparison.Ordinal);
+        await client.SendAsync(message + "\r\n");
+        Assert.True((await client.ReadReplyAsync(tag)).Ok);
+        Assert.True((await client.CommandAsync("SELECT INBOX")).Ok);
+
+        var body = await client.CommandAsync("FETCH 1 (BODY.PEEK[1] BODY.PEEK[])");
+        var text = body.Line("FETCH");
+        Assert.DoesNotContain('\0', text);
+        Assert.Contains("A\uFFFDB", text, StringComparison.Ordinal); // 0x80 (not UTF-8 on its own) where the NUL was
+        var binary = await client.CommandAsync("FETCH 1 (BINARY.PEEK[1])");
+        Assert.Contains("A\0B", binary.Line("FETCH"), StringComparison.Ordinal);
+    }
 }

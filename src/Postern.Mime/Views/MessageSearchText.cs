@@ -29,13 +29,27 @@ public static class MessageSearchText
     /// <summary>How deep attached messages are followed.</summary>
     public const int MaxNestedMessages = 8;
 
-    public static string Build(MimeMessage message)
+    /// <summary>The indexed text of a message: its header fields and its body, at most <paramref name="maxChars"/> characters.</summary>
+    public static string Build(MimeMessage message, int maxChars = MaxChars) => Gather(message, maxChars, headers: true);
+
+    /// <summary>
+    /// The body's text only (IMAP SEARCH BODY): text parts, attachment names and attached messages, without the
+    /// message's own header fields.
+    /// </summary>
+    public static string BuildBody(MimeMessage message, int maxChars = MaxChars) => Gather(message, maxChars, headers: false);
+
+    private static string Gather(MimeMessage message, int maxChars, bool headers)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var text = new Bounded(MaxChars);
+        var text = new Bounded(maxChars);
         try
         {
-            AddMessage(text, message.Root, 0);
+            if (headers)
+            {
+                AddHeaders(text, message.Root.Headers);
+            }
+
+            AddBody(text, message.Root, 0);
         }
         catch (Exception) when (text.Length > 0)
         {

@@ -14,7 +14,7 @@ namespace Postern.Mime.Views;
 public sealed record MessageSummary
 {
     /// <summary>The format written by this build.</summary>
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     public int Version { get; init; } = CurrentVersion;
 
@@ -114,11 +114,13 @@ public sealed record MessageSummary
         return sb.Length == 0 ? null : sb.ToString();
     }
 
-    private static SummaryAddress? First(AddressList list)
+    /// <summary>The first address as ENVELOPE lists it: a group's start marker carries the group name as its mailbox.</summary>
+    private static SummaryAddress? First(AddressList list) => list.Count == 0 ? null : list[0] switch
     {
-        var m = list.Mailboxes.FirstOrDefault();
-        return m is null ? null : new SummaryAddress(m.LocalPart, m.Domain, string.IsNullOrEmpty(m.Name) ? null : m.Name);
-    }
+        MailboxAddress m => new SummaryAddress(m.LocalPart, m.Domain, string.IsNullOrEmpty(m.Name) ? null : m.Name),
+        GroupAddress g => new SummaryAddress(g.Name, null, null),
+        _ => null,
+    };
 
     /// <summary>
     /// True when the message's bytes hold a NUL or a byte above 127 (8-bit header or body text, binary parts), or a
@@ -141,6 +143,38 @@ public sealed record MessageSummary
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// False only when <paramref name="json"/> is a summary of this version that cannot hold <paramref name="text"/>
+    /// in any field (case-insensitively): a quick test before <see cref="FromJson"/>, so that a search over many
+    /// summaries parses only the few that might match. Text with characters JSON escapes is never ruled out.
+    /// </summary>
+    public static bool MayContain(string? json, string text)
+    {
+        if (json is null || !json.StartsWith(VersionPrefix, StringComparison.Ordinal) || !IsVerbatimInJson(text))
+        {
+            return true;
+        }
+
+        return json.Contains(text, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>How every summary of this format version begins (a store can tell other versions apart by it).</summary>
+    public static readonly string VersionPrefix = "{\"Version\":" + CurrentVersion.ToString(System.Globalization.CultureInfo.InvariantCulture) + ",";
+
+    /// <summary>True for printable ASCII that the serializer's default encoder writes as itself: such text can be looked for in the raw JSON.</summary>
+    public static bool IsVerbatimInJson(string text)
+    {
+        foreach (var c in text)
+        {
+            if (c < 0x20 || c > 0x7E || c is '"' or '\\' or '<' or '>' or '&' or '\'' or '+' or '`')
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, MessageSummaryJson.Default.MessageSummary);

@@ -303,6 +303,30 @@ public sealed class SqliteMailboxStore : IMailboxStore, IDisposable
             ("$last", lastUid),
             ("$since", changedSince ?? 0))));
 
+    public Task<IReadOnlyList<StoredMessage>> ListMessagesBySummaryAsync(long accountId, long folderId, long firstUid, long lastUid, string formatPrefix, string text, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(formatPrefix);
+        ArgumentNullException.ThrowIfNull(text);
+        return Task.FromResult<IReadOnlyList<StoredMessage>>(Database.Read(c => c.Query(
+            $"""
+            SELECT {MessageColumns} FROM messages m JOIN blobs b ON b.blob_id = m.blob_id JOIN folders f ON f.folder_id = m.folder_id
+            WHERE m.folder_id = $f AND f.account_id = $a AND m.uid BETWEEN $first AND $last
+              AND (m.summary IS NULL OR substr(m.summary, 1, length($prefix)) <> $prefix OR m.summary LIKE $like ESCAPE '\')
+            ORDER BY m.uid
+            """,
+            ReadMessage,
+            null,
+            ("$f", folderId),
+            ("$a", accountId),
+            ("$first", firstUid),
+            ("$last", lastUid),
+            ("$prefix", formatPrefix),
+            ("$like", "%" + EscapeLike(text) + "%"))));
+    }
+
+    private static string EscapeLike(string text) =>
+        text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
+
     public Task<IReadOnlyList<FlagState>> ListFlagsAsync(long accountId, long folderId, long? changedSince, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<FlagState>>(Database.Read(c => c.Query(
             """
@@ -478,14 +502,16 @@ public sealed class SqliteMailboxStore : IMailboxStore, IDisposable
         var phrase = "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
         return Task.FromResult<IReadOnlyList<long>?>(Database.Read(c => c.Query(
             """
-            SELECT m.uid FROM messages m JOIN folders f ON f.folder_id = m.folder_id
-            WHERE m.folder_id = $f AND f.account_id = $a AND m.blob_id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH $q)
+            SELECT m.uid FROM messages m JOIN folders f ON f.folder_id = m.folder_id JOIN blobs b ON b.blob_id = m.blob_id
+            WHERE m.folder_id = $f AND f.account_id = $a
+              AND (b.indexed = 0 OR m.size > $big OR m.blob_id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH $q))
             ORDER BY m.uid
             """,
             r => r.GetInt64(0),
             null,
             ("$f", folderId),
             ("$a", accountId),
+            ("$big", IMailboxStore.FullyIndexedMaxBytes),
             ("$q", phrase))));
     }
 

@@ -425,6 +425,43 @@ public abstract class MailboxStoreContract : StorageContract
     }
 
     [Fact]
+    public async Task Listing_by_summary_text_leaves_out_only_current_summaries_without_the_text()
+    {
+        var inbox = await InboxAsync();
+        var summaries = new[] { "{\"V\":2,\"Subject\":\"Zebra crossing\"}", "{\"V\":2,\"Subject\":\"axb 100%\"}", null, "{\"V\":1,\"Subject\":\"old\"}" };
+        var messages = new List<NewMessage>();
+        foreach (var summary in summaries)
+        {
+            var blob = await WriteBlobAsync("Subject: test\r\n\r\nbody\r\n");
+            messages.Add(new NewMessage(blob.Id, blob.Length, Time.GetUtcNow(), ReadOnlyMemory<byte>.Empty, Summary: summary));
+        }
+
+        Assert.True((await Mail.AppendAsync(Account, inbox.FolderId, messages, null, Ct)).Succeeded);
+
+        async Task<long[]> Uids(string text, long first = 1, long last = long.MaxValue) =>
+            [.. (await Mail.ListMessagesBySummaryAsync(Account, inbox.FolderId, first, last, "{\"V\":2,", text, Ct)).Select(m => m.Uid)];
+
+        Assert.Equal(new long[] { 1, 3, 4 }, await Uids("ZEBRA"));
+        Assert.Equal(new long[] { 3, 4 }, await Uids("a_b")); // LIKE wildcards in the text are literal
+        Assert.Equal(new long[] { 2, 3, 4 }, await Uids("100%"));
+        Assert.Equal(new long[] { 3 }, await Uids("zebra", 2, 3));
+        Assert.Equal(summaries[0], (await Mail.ListMessagesBySummaryAsync(Account, inbox.FolderId, 1, 1, "{\"V\":2,", "zebra", Ct))[0].Summary);
+    }
+
+    [Fact]
+    public async Task Full_text_search_always_names_messages_whose_text_was_never_indexed()
+    {
+        var inbox = await InboxAsync();
+        await AppendAsync(inbox.FolderId, "The quarterly invoice");
+        var blob = await WriteBlobAsync("Subject: test\r\n\r\nanother invoice\r\n");
+        await Mail.AppendAsync(Account, inbox.FolderId, [new NewMessage(blob.Id, blob.Length, Time.GetUtcNow(), ReadOnlyMemory<byte>.Empty, SearchText: null)], null, Ct);
+
+        // the caller confirms candidates, so an unindexed message must never be ruled out by the index
+        Assert.Equal([1L, 2L], await Mail.SearchTextAsync(Account, inbox.FolderId, "invoice", Ct));
+        Assert.Equal([2L], await Mail.SearchTextAsync(Account, inbox.FolderId, "dinner", Ct));
+    }
+
+    [Fact]
     public async Task Full_text_search_follows_copies_and_forgets_expunged_messages()
     {
         var inbox = await InboxAsync();

@@ -91,9 +91,25 @@ public interface IMailboxStore
     Task<IReadOnlyList<long>> ListExpungedAsync(long accountId, long folderId, long sinceModSeq, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Like <see cref="ListMessagesAsync"/> (all modseqs), but only messages whose stored summary contains
+    /// <paramref name="text"/> (ASCII letters case-insensitively, the rest exactly), plus every message whose summary
+    /// is missing or does not start with <paramref name="formatPrefix"/> (another format version, which the caller
+    /// must read itself). A search narrows with it before reading summaries; the caller still confirms.
+    /// </summary>
+    Task<IReadOnlyList<StoredMessage>> ListMessagesBySummaryAsync(long accountId, long folderId, long firstUid, long lastUid, string formatPrefix, string text, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Messages up to this size are indexed whole: the indexed text is capped at 1 Mi characters
+    /// (Postern.Mime's MessageSearchText.MaxChars), and a message's text is never more than twice its size.
+    /// </summary>
+    public const long FullyIndexedMaxBytes = 512 * 1024;
+
+    /// <summary>
     /// Candidate UIDs whose indexed text contains <paramref name="text"/> (case-insensitive substring), ascending.
     /// Null when the text is too short for the index to narrow (fewer than three characters): the caller scans.
-    /// Candidates may be a superset; the caller confirms against the message.
+    /// Candidates may be a superset; the caller confirms against the message. Messages whose text was never
+    /// indexed, and messages larger than <see cref="FullyIndexedMaxBytes"/> (whose indexed text may have been cut
+    /// short), are always candidates.
     /// </summary>
     Task<IReadOnlyList<long>?> SearchTextAsync(long accountId, long folderId, string text, CancellationToken cancellationToken);
 
