@@ -85,6 +85,13 @@ M.logout()
             Assert.Contains($"filename=\"report{i}.pdf\"", source, StringComparison.Ordinal);
         }
 
+        // SEARCH as imapflow sends it (UID SEARCH UNSEEN / HEADER / BODY).
+        var uidOf = messages.Select(m => m.GetProperty("uid").GetInt64()).ToList();
+        var search = r.GetProperty("search");
+        Assert.Equal([uidOf[1], uidOf[2]], search.GetProperty("unseen").EnumerateArray().Select(u => u.GetInt64()));
+        Assert.Equal([uidOf[2]], search.GetProperty("messageId").EnumerateArray().Select(u => u.GetInt64()));
+        Assert.Equal([uidOf[1]], search.GetProperty("body").EnumerateArray().Select(u => u.GetInt64()));
+
         var append = r.GetProperty("append");
         Assert.Equal("Archive", append.GetProperty("destination").GetString());
         Assert.True(append.GetProperty("uid").GetInt64() > 0, log);
