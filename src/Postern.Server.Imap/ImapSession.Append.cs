@@ -1,4 +1,5 @@
 using System.Buffers;
+using Postern.Core.Storage.Blobs;
 using Postern.Core.Storage.Mailboxes;
 using Postern.Protocols.Imap;
 
@@ -13,11 +14,17 @@ internal sealed class AppendState : IDisposable
 
     public (string Text, ImapResponseCode Code)? Failure { get; set; }
 
-    /// <summary>The messages received so far, in order: each is prepared and written to the blob store in the background
-    /// while the next one arrives, so the writes of one MULTIAPPEND share their commits.</summary>
-    public List<Task<NewMessage>> Messages { get; } = [];
+    /// <summary>
+    /// The messages received so far, in order. Each is prepared (summary, search text) in the background while the
+    /// next one arrives; their blobs are written in batches (<see cref="IBlobStore.WriteManyAsync"/>), one commit for
+    /// many small messages.
+    /// </summary>
+    public List<Task<PreparedAppend>> Messages { get; } = [];
 
-    /// <summary>Bytes held by writes not yet awaited.</summary>
+    /// <summary>Messages whose blobs are written, in order (a prefix of <see cref="Messages"/>).</summary>
+    public List<NewMessage> Written { get; } = [];
+
+    /// <summary>Bytes held by prepared messages whose blobs are not written yet.</summary>
     public long PendingBytes { get; set; }
 
     public MemoryStream? Spool { get; set; }
@@ -39,8 +46,44 @@ internal sealed class AppendState : IDisposable
     {
         Spool?.Dispose();
         Spool = null;
+        foreach (var m in Messages.Skip(Written.Count))
+        {
+            // Spools of messages not written (the APPEND failed or the client left) are dropped when prepared.
+            _ = m.ContinueWith(t => t.Result.Spool.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Writes the blobs of every prepared message not yet written, in one batch.</summary>
+    public async Task WritePendingAsync(IBlobStore blobs, CancellationToken cancellationToken)
+    {
+        var pending = await Task.WhenAll(Messages.Skip(Written.Count)).ConfigureAwait(false);
+        if (pending.Length == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var infos = await blobs.WriteManyAsync([.. pending.Select(p => (Stream)p.Spool)], cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < pending.Length; i++)
+            {
+                Written.Add(pending[i].Message with { Blob = infos[i].Id, BlobLength = infos[i].Length });
+            }
+        }
+        finally
+        {
+            foreach (var p in pending)
+            {
+                p.Spool.Dispose();
+            }
+        }
+
+        PendingBytes = 0;
     }
 }
+
+/// <summary>A received APPEND message, prepared: its bytes and the row to store once its blob is written.</summary>
+internal sealed record PreparedAppend(MemoryStream Spool, NewMessage Message);
 
 internal sealed partial class ImapSession
 {
@@ -151,32 +194,25 @@ internal sealed partial class ImapSession
         var now = _services.Time.GetUtcNow();
         var internalDate = info.InternalDate ?? now;
         var preparer = _services.Preparer;
-        var blobs = _services.Blobs;
-        var closed = Closed;
-        append.Messages.Add(Task.Run(async () =>
+        append.Messages.Add(Task.Run(() =>
         {
-            using (spool)
+            var bytes = spool.GetBuffer().AsMemory(0, (int)spool.Length);
+            string? summary = null, searchText = null;
+            if (preparer is not null)
             {
-                var bytes = spool.GetBuffer().AsMemory(0, (int)spool.Length);
-                string? summary = null, searchText = null;
-                if (preparer is not null)
-                {
-                    (summary, searchText) = preparer.Prepare(bytes);
-                }
-
-                spool.Position = 0;
-                var blob = await blobs.WriteAsync(spool, closed).ConfigureAwait(false);
-                return new NewMessage(blob.Id, blob.Length, internalDate, Flags: flags, Keywords: keywords,
-                    SearchText: searchText, Summary: summary, SavedDate: now);
+                (summary, searchText) = preparer.Prepare(bytes);
             }
+
+            spool.Position = 0;
+            return new PreparedAppend(spool, new NewMessage(default, 0, internalDate, Flags: flags, Keywords: keywords,
+                SearchText: searchText, Summary: summary, SavedDate: now));
         }));
 
-        // Bound what waiting writes hold in memory.
+        // Bound what waiting messages hold in memory.
         append.PendingBytes += literal.Length;
         if (append.PendingBytes > MaxPendingAppendBytes)
         {
-            await Task.WhenAll(append.Messages).ConfigureAwait(false);
-            append.PendingBytes = 0;
+            await append.WritePendingAsync(_services.Blobs, Closed).ConfigureAwait(false);
         }
     }
 
@@ -205,8 +241,8 @@ internal sealed partial class ImapSession
             return;
         }
 
-        var messages = await Task.WhenAll(append.Messages).ConfigureAwait(false);
-        var result = await _services.Mailboxes.AppendAsync(AccountId, append.Folder.FolderId, messages, Limits(), Closed).ConfigureAwait(false);
+        await append.WritePendingAsync(_services.Blobs, Closed).ConfigureAwait(false);
+        var result = await _services.Mailboxes.AppendAsync(AccountId, append.Folder.FolderId, append.Written, Limits(), Closed).ConfigureAwait(false);
         switch (result.Status)
         {
             case AppendStatus.FolderNotFound:

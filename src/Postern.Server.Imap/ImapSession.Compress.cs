@@ -35,11 +35,30 @@ internal sealed partial class ImapSession
         }
 
         var transport = _connection.Stream;
-        var inflate = new DeflateStream(new PrefixedReadStream(pending, transport), CompressionMode.Decompress);
+        var inflate = new DeflateStream(new PrefixedReadStream(pending, transport), CompressionMode.Decompress, leaveOpen: true);
         var deflate = new DeflateStream(transport, CompressionLevel.Fastest, leaveOpen: true);
+        _inflate = inflate;
+        _deflate = deflate;
         _input = PipeReader.Create(inflate, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024));
         _output = PipeWriter.Create(deflate, new StreamPipeWriterOptions(minimumBufferSize: 4096));
         _w = new ImapResponseWriter(_output) { Utf8Enabled = _utf8 };
         _compressed = true;
+    }
+
+    /// <summary>Frees the zlib state of COMPRESS (native memory the GC does not see) when the session ends.</summary>
+    private void ReleaseCompression()
+    {
+        try
+        {
+            _deflate?.Dispose();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or NotSupportedException)
+        {
+            // The peer is gone: the final deflate block has nowhere to go, the zlib state is freed all the same.
+        }
+
+        _inflate?.Dispose();
+        _deflate = null;
+        _inflate = null;
     }
 }

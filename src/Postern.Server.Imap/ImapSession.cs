@@ -39,6 +39,8 @@ internal sealed partial class ImapSession
     private bool _condStore;
     private bool _qresync;
     private bool _compressed;
+    private System.IO.Compression.DeflateStream? _inflate;
+    private System.IO.Compression.DeflateStream? _deflate;
     private int _badCommands;
     private int _authFailures;
     private bool _counted;
@@ -90,6 +92,7 @@ internal sealed partial class ImapSession
         {
             _append?.Dispose();
             _subscription?.Dispose();
+            ReleaseCompression();
             if (_counted && _account is not null)
             {
                 _services.Sessions.Leave(_account.Id);

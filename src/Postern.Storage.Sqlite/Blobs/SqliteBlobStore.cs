@@ -122,6 +122,57 @@ public sealed class SqliteBlobStore : IBlobStore
         }
     }
 
+    /// <summary>Small blobs of the batch go into mailbox.db in one unit (one commit, one WAL sync); larger ones as <see cref="WriteAsync"/>.</summary>
+    public async Task<IReadOnlyList<BlobInfo>> WriteManyAsync(IReadOnlyList<Stream> contents, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(contents);
+        var written = new BlobInfo?[contents.Count];
+        var inline = new List<(int Index, BlobId Id, byte[] Bytes)>();
+        for (var i = 0; i < contents.Count; i++)
+        {
+            var content = contents[i];
+            if (content.CanSeek && content.Length - content.Position <= _inlineMax)
+            {
+                _guard?.EnsureRoomFor();
+                var start = content.Position;
+                var temp = Path.Combine(_spool, Guid.NewGuid().ToString("N"));
+                var (id, length, bytes) = await SpoolAsync(content, temp, cancellationToken).ConfigureAwait(false);
+                if (bytes is not null)
+                {
+                    inline.Add((i, id, bytes));
+                    written[i] = new BlobInfo(id, length);
+                    continue;
+                }
+
+                // Not kept inline after all: write it as a file, from the start.
+                File.Delete(temp);
+                content.Position = start;
+            }
+
+            written[i] = await WriteAsync(contents[i], cancellationToken).ConfigureAwait(false);
+        }
+
+        if (inline.Count > 0)
+        {
+            _guard?.EnsureRoomFor();
+            var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            await Database.WriteAsync(
+                (c, tx) =>
+                {
+                    foreach (var (_, id, bytes) in inline)
+                    {
+                        StoreInline(c, tx, id, bytes, now);
+                    }
+
+                    return 0;
+                },
+                cancellationToken).ConfigureAwait(false);
+            _observer?.Invoke(BlobWriteStep.MetadataCommitted, Database.Path);
+        }
+
+        return [.. written.Select(w => w!)];
+    }
+
     public Task<Stream?> OpenReadAsync(BlobId id, CancellationToken cancellationToken) =>
         OpenReadAsync(id, 0, null, cancellationToken);
 

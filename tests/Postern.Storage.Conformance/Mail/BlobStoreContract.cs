@@ -30,6 +30,37 @@ public abstract class BlobStoreContract : StorageContract
     }
 
     [Fact]
+    public async Task A_batch_write_stores_every_stream_in_order_small_large_and_repeated()
+    {
+        var random = new Random(11);
+        var large = new byte[700_000]; // past any inline limit
+        random.NextBytes(large);
+        var contents = new List<byte[]>
+        {
+            Encoding.ASCII.GetBytes("Subject: one\r\n\r\nfirst\r\n"),
+            large,
+            Encoding.ASCII.GetBytes("Subject: two\r\n\r\nsecond\r\n"),
+            Encoding.ASCII.GetBytes("Subject: one\r\n\r\nfirst\r\n"),
+            Array.Empty<byte>(),
+        };
+        var streams = contents.Select(c => (Stream)new MemoryStream(c)).ToList();
+
+        var infos = await Storage.Blobs.WriteManyAsync(streams, Ct);
+
+        Assert.Equal(contents.Count, infos.Count);
+        for (var i = 0; i < contents.Count; i++)
+        {
+            Assert.Equal(BlobId.FromHash(SHA256.HashData(contents[i])), infos[i].Id);
+            Assert.Equal(contents[i].Length, infos[i].Length);
+            using var read = await Storage.Blobs.OpenReadAsync(infos[i].Id, Ct);
+            Assert.NotNull(read);
+            Assert.Equal(contents[i], await ReadAllAsync(read));
+        }
+
+        Assert.Equal(infos[0], infos[3]);
+    }
+
+    [Fact]
     public async Task Same_content_gives_the_same_blob()
     {
         var first = await WriteBlobAsync("Subject: hello\r\n\r\nbody\r\n");

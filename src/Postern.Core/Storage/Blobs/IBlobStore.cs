@@ -53,6 +53,22 @@ public interface IBlobStore
     /// <exception cref="StoreFullException">The disk is below the configured floor; nothing was kept.</exception>
     Task<BlobInfo> WriteAsync(Stream content, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores several streams, as <see cref="WriteAsync"/> does each, returning their ids in order; a backend may make
+    /// them durable together (one commit for many small blobs: a MULTIAPPEND, an import).
+    /// </summary>
+    async Task<IReadOnlyList<BlobInfo>> WriteManyAsync(IReadOnlyList<Stream> contents, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(contents);
+        var written = new List<BlobInfo>(contents.Count);
+        foreach (var content in contents)
+        {
+            written.Add(await WriteAsync(content, cancellationToken).ConfigureAwait(false));
+        }
+
+        return written;
+    }
+
     /// <summary>Opens the whole blob for reading, or null when it is not stored.</summary>
     Task<Stream?> OpenReadAsync(BlobId id, CancellationToken cancellationToken);
 
