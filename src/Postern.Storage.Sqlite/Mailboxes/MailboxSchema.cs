@@ -85,6 +85,15 @@ public static class MailboxSchema
                 data BLOB NOT NULL
             );
             """),
+        new(3, "folder access control lists (RFC 4314)", """
+            CREATE TABLE folder_acl (
+                folder_id INTEGER NOT NULL REFERENCES folders (folder_id),
+                identifier TEXT NOT NULL,
+                rights TEXT NOT NULL,
+                PRIMARY KEY (folder_id, identifier)
+            ) WITHOUT ROWID;
+            CREATE INDEX folder_acl_identifier ON folder_acl (identifier);
+            """),
     ];
 
     /// <summary>Opens (creating and migrating) <c>&lt;data&gt;/mailbox.db</c>.</summary>

@@ -175,6 +175,7 @@ public sealed class SqliteMailboxStore : IMailboxStore, IDisposable
             ReleaseBlobs(c, tx, removed.Select(m => m.Blob));
             AddUsage(c, tx, accountId, -removed.Sum(m => m.Size), -removed.Count);
             c.Execute("DELETE FROM expunged WHERE folder_id = $f", tx, ("$f", folder.FolderId));
+            c.Execute("DELETE FROM folder_acl WHERE folder_id = $f", tx, ("$f", folder.FolderId));
             c.Execute("DELETE FROM folders WHERE folder_id = $f", tx, ("$f", folder.FolderId));
             return folder.FolderId;
         }, cancellationToken).ConfigureAwait(false);
@@ -479,10 +480,75 @@ public sealed class SqliteMailboxStore : IMailboxStore, IDisposable
     }
 
     public Task<CopyResult> CopyAsync(long accountId, long sourceFolderId, IReadOnlyCollection<long> uids, long targetFolderId, QuotaLimits? limits, CancellationToken cancellationToken) =>
-        CopyOrMoveAsync(accountId, sourceFolderId, uids, targetFolderId, limits, move: false, cancellationToken);
+        CopyOrMoveAsync(accountId, sourceFolderId, uids, accountId, targetFolderId, limits, move: false, cancellationToken);
 
     public Task<CopyResult> MoveAsync(long accountId, long sourceFolderId, IReadOnlyCollection<long> uids, long targetFolderId, CancellationToken cancellationToken) =>
-        CopyOrMoveAsync(accountId, sourceFolderId, uids, targetFolderId, null, move: true, cancellationToken);
+        CopyOrMoveAsync(accountId, sourceFolderId, uids, accountId, targetFolderId, null, move: true, cancellationToken);
+
+    public Task<CopyResult> CopyBetweenAccountsAsync(long sourceAccountId, long sourceFolderId, IReadOnlyCollection<long> uids, long targetAccountId, long targetFolderId, QuotaLimits? limits, bool move, CancellationToken cancellationToken) =>
+        CopyOrMoveAsync(sourceAccountId, sourceFolderId, uids, targetAccountId, targetFolderId, limits, move, cancellationToken);
+
+    public Task<IReadOnlyList<AclEntry>> GetAclAsync(long accountId, long folderId, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<AclEntry>>(Database.Read(c => c.Query(
+            """
+            SELECT identifier, rights FROM folder_acl
+            WHERE folder_id = $f AND EXISTS (SELECT 1 FROM folders WHERE folder_id = $f AND account_id = $a)
+            ORDER BY identifier
+            """,
+            r => new AclEntry(r.GetString(0), r.GetString(1)),
+            null,
+            ("$f", folderId),
+            ("$a", accountId))));
+
+    public Task<bool> SetAclAsync(long accountId, long folderId, string identifier, string? rights, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(identifier);
+        return Database.WriteAsync((c, tx) =>
+        {
+            if (ReadFolder(c, tx, accountId, folderId) is null)
+            {
+                return false;
+            }
+
+            if (string.IsNullOrEmpty(rights))
+            {
+                c.Execute("DELETE FROM folder_acl WHERE folder_id = $f AND identifier = $i", tx, ("$f", folderId), ("$i", identifier));
+            }
+            else
+            {
+                c.Execute(
+                    "INSERT INTO folder_acl (folder_id, identifier, rights) VALUES ($f, $i, $r) ON CONFLICT (folder_id, identifier) DO UPDATE SET rights = $r",
+                    tx,
+                    ("$f", folderId),
+                    ("$i", identifier),
+                    ("$r", rights));
+            }
+
+            return true;
+        }, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<SharedFolder>> ListSharedFoldersAsync(IReadOnlyCollection<string> identifiers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(identifiers);
+        var rows = Database.Read(c => c.Query(
+            $"""
+            SELECT {string.Join(", ", FolderColumns.Split(", ").Select(col => "f." + col))}, a.identifier, a.rights
+            FROM folder_acl a JOIN folders f ON f.folder_id = a.folder_id
+            WHERE a.identifier IN (SELECT value FROM json_each($ids))
+            ORDER BY f.account_id, f.name, a.identifier
+            """,
+            r => (Folder: ReadFolderRow(r), Entry: new AclEntry(r.GetString(8), r.GetString(9))),
+            null,
+            ("$ids", System.Text.Json.JsonSerializer.Serialize(identifiers))));
+        var shared = new List<SharedFolder>();
+        foreach (var group in rows.GroupBy(r => r.Folder.FolderId))
+        {
+            shared.Add(new SharedFolder(group.First().Folder, [.. group.Select(g => g.Entry)]));
+        }
+
+        return Task.FromResult<IReadOnlyList<SharedFolder>>(shared);
+    }
 
     public async Task<ExpungeResult> ExpungeAsync(long accountId, long folderId, IReadOnlyCollection<long> uids, bool onlyDeleted, CancellationToken cancellationToken)
     {
@@ -585,12 +651,12 @@ public sealed class SqliteMailboxStore : IMailboxStore, IDisposable
             null,
             ("$d", domainId)).FirstOrDefault() ?? new QuotaUsage(0, 0)));
 
-    private async Task<CopyResult> CopyOrMoveAsync(long accountId, long sourceFolderId, IReadOnlyCollection<long> uids, long targetFolderId, QuotaLimits? limits, bool move, CancellationToken cancellationToken)
+    private async Task<CopyResult> CopyOrMoveAsync(long accountId, long sourceFolderId, IReadOnlyCollection<long> uids, long targetAccountId, long targetFolderId, QuotaLimits? limits, bool move, CancellationToken cancellationToken)
     {
         var (result, sourceModSeq) = await Database.WriteAsync((c, tx) =>
         {
             var source = ReadFolder(c, tx, accountId, sourceFolderId);
-            var target = ReadFolder(c, tx, accountId, targetFolderId);
+            var target = ReadFolder(c, tx, targetAccountId, targetFolderId);
             if (source is null || target is null)
             {
                 return (new CopyResult(CopyStatus.FolderNotFound, 0, []), 0L);
@@ -608,9 +674,10 @@ public sealed class SqliteMailboxStore : IMailboxStore, IDisposable
                 return (new CopyResult(CopyStatus.Copied, target.UidValidity, []), 0L);
             }
 
-            if (!move)
+            var crossAccount = targetAccountId != accountId;
+            if (!move || crossAccount)
             {
-                var quota = CheckLimits(c, tx, accountId, limits, rows.Sum(r => r.Size), rows.Count);
+                var quota = CheckLimits(c, tx, targetAccountId, limits, rows.Sum(r => r.Size), rows.Count);
                 if (quota != AppendStatus.Appended)
                 {
                     var status = quota == AppendStatus.AccountQuotaExceeded ? CopyStatus.AccountQuotaExceeded : CopyStatus.DomainQuotaExceeded;
@@ -668,17 +735,23 @@ public sealed class SqliteMailboxStore : IMailboxStore, IDisposable
 
                 c.Execute("UPDATE folders SET highest_modseq = $m WHERE folder_id = $f", tx, ("$m", sourceModSeq), ("$f", sourceFolderId));
             }
-            else
+
+            if (!move || crossAccount)
             {
-                AddUsage(c, tx, accountId, rows.Sum(r => r.Size), rows.Count);
+                AddUsage(c, tx, targetAccountId, rows.Sum(r => r.Size), rows.Count);
+            }
+
+            if (move && crossAccount)
+            {
+                AddUsage(c, tx, accountId, -rows.Sum(r => r.Size), -rows.Count);
             }
 
             return (new CopyResult(CopyStatus.Copied, target.UidValidity, pairs), sourceModSeq);
         }, cancellationToken).ConfigureAwait(false);
         if (result.Uids.Count > 0)
         {
-            var target = await GetFolderAsync(accountId, targetFolderId, cancellationToken).ConfigureAwait(false);
-            _hub.Publish(new MailboxChange(accountId, targetFolderId, target?.HighestModSeq ?? 0));
+            var target = await GetFolderAsync(targetAccountId, targetFolderId, cancellationToken).ConfigureAwait(false);
+            _hub.Publish(new MailboxChange(targetAccountId, targetFolderId, target?.HighestModSeq ?? 0));
             if (move)
             {
                 _hub.Publish(new MailboxChange(accountId, sourceFolderId, sourceModSeq));

@@ -412,6 +412,68 @@ public abstract class MailboxStoreContract : StorageContract
     }
 
     [Fact]
+    public async Task Acl_entries_are_kept_per_folder_replaced_removed_and_found_by_identifier()
+    {
+        var inbox = await InboxAsync();
+        var archive = (await Mail.GetFolderAsync(Account, "Archive", Ct))!;
+        await Mail.EnsureDefaultFoldersAsync(2, Domain, Ct);
+
+        Assert.True(await Mail.SetAclAsync(Account, archive.FolderId, "user:2", "lr", Ct));
+        Assert.True(await Mail.SetAclAsync(Account, archive.FolderId, "user:2", "lrsw", Ct));
+        Assert.True(await Mail.SetAclAsync(Account, archive.FolderId, "anyone", "l", Ct));
+        Assert.True(await Mail.SetAclAsync(Account, inbox.FolderId, "-user:2", "r", Ct));
+
+        Assert.Equal([new AclEntry("anyone", "l"), new AclEntry("user:2", "lrsw")], await Mail.GetAclAsync(Account, archive.FolderId, Ct));
+        Assert.Empty(await Mail.GetAclAsync(2, archive.FolderId, Ct)); // not account 2's folder
+        Assert.False(await Mail.SetAclAsync(2, archive.FolderId, "user:3", "l", Ct));
+
+        var shared = await Mail.ListSharedFoldersAsync(["user:2", "-user:2"], Ct);
+        Assert.Equal(["INBOX", "Archive"], shared.Select(f => f.Folder.Name).Order(StringComparer.Ordinal).Reverse());
+        Assert.Equal([new AclEntry("user:2", "lrsw")], shared.Single(f => f.Folder.Name == "Archive").Entries);
+        Assert.Equal([new AclEntry("-user:2", "r")], shared.Single(f => f.Folder.Name == "INBOX").Entries);
+
+        Assert.True(await Mail.SetAclAsync(Account, archive.FolderId, "user:2", null, Ct));
+        Assert.Equal([new AclEntry("anyone", "l")], await Mail.GetAclAsync(Account, archive.FolderId, Ct));
+
+        // The ACL follows a rename and goes with a deleted folder.
+        Assert.True(await Mail.RenameFolderAsync(Account, "Archive", "Old", Ct));
+        Assert.Equal([new AclEntry("anyone", "l")], await Mail.GetAclAsync(Account, archive.FolderId, Ct));
+        Assert.True(await Mail.DeleteFolderAsync(Account, "Old", Ct));
+        Assert.Empty(await Mail.ListSharedFoldersAsync(["anyone"], Ct));
+    }
+
+    [Fact]
+    public async Task Copy_and_move_between_accounts_carry_the_usage_and_check_the_target_limits()
+    {
+        var inbox = await InboxAsync();
+        var other = (await Mail.EnsureDefaultFoldersAsync(2, Domain, Ct)).Single(f => f.Name == "INBOX");
+        await AppendAsync(inbox.FolderId, "one", "two");
+        var ownerBefore = await Mail.GetAccountUsageAsync(Account, Ct);
+        var size = await SizeOfAsync(inbox.FolderId, 1);
+
+        var refused = await Mail.CopyBetweenAccountsAsync(Account, inbox.FolderId, [1], 2, other.FolderId, new QuotaLimits(AccountStorageBytes: size - 1), move: false, Ct);
+        Assert.Equal(CopyStatus.AccountQuotaExceeded, refused.Status);
+        Assert.Empty(await Mail.ListMessagesAsync(2, other.FolderId, 1, long.MaxValue, null, Ct));
+
+        var copied = await Mail.CopyBetweenAccountsAsync(Account, inbox.FolderId, [1], 2, other.FolderId, null, move: false, Ct);
+        Assert.Equal([(1L, 1L)], copied.Uids);
+        Assert.Equal(ownerBefore, await Mail.GetAccountUsageAsync(Account, Ct));
+        Assert.Equal(new QuotaUsage(size, 1), await Mail.GetAccountUsageAsync(2, Ct));
+
+        var moved = await Mail.CopyBetweenAccountsAsync(Account, inbox.FolderId, [2], 2, other.FolderId, null, move: true, Ct);
+        Assert.Equal([(2L, 2L)], moved.Uids);
+        Assert.Equal([1L], (await Mail.ListMessagesAsync(Account, inbox.FolderId, 1, long.MaxValue, null, Ct)).Select(m => m.Uid));
+        Assert.Equal(new QuotaUsage(ownerBefore.StorageBytes - size, 1), await Mail.GetAccountUsageAsync(Account, Ct));
+        Assert.Equal(2, (await Mail.GetAccountUsageAsync(2, Ct)).Messages);
+        Assert.Equal(await ActualUsageAsync(Account), await Mail.GetAccountUsageAsync(Account, Ct));
+        Assert.Equal(await ActualUsageAsync(2), await Mail.GetAccountUsageAsync(2, Ct));
+
+        // A folder named for the wrong account is not found.
+        var wrong = await Mail.CopyBetweenAccountsAsync(2, inbox.FolderId, [1], Account, other.FolderId, null, move: false, Ct);
+        Assert.Equal(CopyStatus.FolderNotFound, wrong.Status);
+    }
+
+    [Fact]
     public async Task Full_text_search_finds_substrings_ignoring_case()
     {
         var inbox = await InboxAsync();

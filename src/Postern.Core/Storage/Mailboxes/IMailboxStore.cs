@@ -105,6 +105,29 @@ public interface IMailboxStore
     Task<CopyResult> MoveAsync(long accountId, long sourceFolderId, IReadOnlyCollection<long> uids, long targetFolderId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Copies (or moves) messages from a folder of one account into a folder of another (a folder shared through
+    /// an ACL): new UIDs in the target; a move expunges them from the source. The usage moves to the target account,
+    /// whose <paramref name="limits"/> are checked atomically (also for a move, unless both accounts are the same).
+    /// </summary>
+    Task<CopyResult> CopyBetweenAccountsAsync(long sourceAccountId, long sourceFolderId, IReadOnlyCollection<long> uids, long targetAccountId, long targetFolderId, QuotaLimits? limits, bool move, CancellationToken cancellationToken);
+
+    /// <summary>The folder's access control list (RFC 4314): identifiers as the caller stored them, by identifier.</summary>
+    Task<IReadOnlyList<AclEntry>> GetAclAsync(long accountId, long folderId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sets one identifier's rights on the folder, or removes the entry when <paramref name="rights"/> is null or empty.
+    /// The store keeps identifiers and rights as given; what they mean is the caller's.
+    /// </summary>
+    /// <returns>False when the folder does not exist.</returns>
+    Task<bool> SetAclAsync(long accountId, long folderId, string identifier, string? rights, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Folders of any account whose ACL names one of <paramref name="identifiers"/>, with those entries (others left
+    /// out), ordered by account and name: what another user may be able to see.
+    /// </summary>
+    Task<IReadOnlyList<SharedFolder>> ListSharedFoldersAsync(IReadOnlyCollection<string> identifiers, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Removes the given UIDs (with <paramref name="onlyDeleted"/>, only those flagged \Deleted at the time of
     /// the transaction), logs them as expunged for QRESYNC, lowers quota and releases blob references.
     /// </summary>

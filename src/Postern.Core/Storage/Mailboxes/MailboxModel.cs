@@ -166,3 +166,9 @@ public interface IMailboxChangeSubscription : IDisposable
 {
     System.Threading.Channels.ChannelReader<MailboxChange> Changes { get; }
 }
+
+/// <summary>One entry of a folder's access control list: who (an identifier, negative ones start with '-') and which rights.</summary>
+public sealed record AclEntry(string Identifier, string Rights);
+
+/// <summary>A folder another account may see through its ACL, with the entries that name the asker.</summary>
+public sealed record SharedFolder(Folder Folder, IReadOnlyList<AclEntry> Entries);
